@@ -1,0 +1,1 @@
+"""Question -> answer: router, retrieval, RAG, LLM backends, prompts, confidence."""

@@ -1,0 +1,1 @@
+"""The knowledge index: one Protocol (protocol.py), an embedded and an OpenSearch backend."""

@@ -1,0 +1,1 @@
+"""LLM backends behind one Protocol (protocol.py): extractive, local, sagemaker, bedrock, openai."""

@@ -1,0 +1,61 @@
+"""Plain data the answer chain produces: references, events and the final result."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Route = Literal["finetuned", "rag"]
+
+
+@dataclass
+class Reference:
+    source: str  # path relative to the ingested root
+    title: str
+    locator: str  # "page 12", "sheet Prices, rows 2-41", "section Setup > Install"
+    url: str | None
+    score: float
+    snippet: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AnswerResult:
+    question: str
+    standalone_question: str
+    answer: str
+    route: Route
+    abstained: bool
+    confidence: float  # in [0, 1]
+    confidence_band: Literal["high", "medium", "low"]
+    references: list[Reference] = field(default_factory=list)
+    matched_question: str | None = None
+    match_similarity: float | None = None
+    llm_called: bool = False
+    backend: str = ""  # llm backend that produced the answer, e.g. "extractive", "sagemaker"
+    model: str = ""  # model or endpoint id
+    index_version: str = ""
+    images: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notice: str | None = None  # e.g. "the local model could not be loaded; answering extractively"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["references"] = [r.to_dict() for r in self.references]
+        return data
+
+
+@dataclass
+class ChainEvent:
+    """What `answer()` yields while it works.
+
+    kind: "route" (data: route, matched_question, match_similarity), "token" (text),
+    "final" (result: AnswerResult).
+    """
+
+    kind: Literal["route", "token", "final"]
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    result: AnswerResult | None = None

@@ -1,0 +1,161 @@
+"""One typed settings object, read from DOCENT_* environment variables and `.env`.
+
+Every backend is chosen here; production swaps parts through settings, never code edits.
+Bad combinations are refused at start-up with a message that says how to fix them.
+
+>>> from config.settings import Settings
+>>> Settings(data_dir="/tmp/docent").index_backend
+'embedded'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class ConfigError(ValueError):
+    """A setting or a combination of settings is wrong; the message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOCENT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Everything the embedded default writes.")
+
+    # --- index ---------------------------------------------------------------------------
+    index_backend: Literal["embedded", "opensearch"] = "embedded"
+    opensearch_url: str | None = Field(None, description="e.g. https://search-x.eu-west-1.es.amazonaws.com")
+    opensearch_index: str = "docent-chunks"
+    opensearch_auth: Literal["none", "basic", "sigv4"] = "none"
+    opensearch_service: Literal["es", "aoss"] = Field("es", description="es = managed domain, aoss = Serverless")
+    opensearch_username: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_verify_certs: bool = True
+    aws_region: str | None = Field(None, description="AWS region for SigV4, SageMaker and DynamoDB")
+
+    # --- embeddings ----------------------------------------------------------------------
+    embeddings_backend: Literal["local", "sagemaker"] = "local"
+    embeddings_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="Hub id or local path; the default loads the packaged MiniLM offline.",
+    )
+    embeddings_endpoint: str | None = Field(None, description="SageMaker feature-extraction endpoint")
+    embeddings_batch_size: int = Field(64, ge=1)
+
+    # --- chunking ------------------------------------------------------------------------
+    child_chunk_chars: int = Field(500, ge=100, description="Size of the small chunks that are matched")
+    child_overlap_chars: int = Field(80, ge=0)
+    parent_chunk_chars: int = Field(2400, ge=200, description="Largest parent section the answer step reads")
+
+    # --- retrieval -----------------------------------------------------------------------
+    retrieval_top_k: int = Field(5, ge=1, description="Parent passages handed to the answer step")
+    retrieval_candidates: int = Field(60, ge=5, description="Children fetched per retriever before fusion")
+
+    # --- answer chain --------------------------------------------------------------------
+    llm_backend: Literal["extractive", "local", "sagemaker", "bedrock", "openai"] = "extractive"
+    local_model: str = Field("Qwen/Qwen2.5-0.5B-Instruct", description="transformers id or path for llm_backend=local")
+    sagemaker_endpoint_url: str | None = Field(
+        None, description="Override the SageMaker runtime URL (e.g. a local `docent serve-model`)"
+    )
+    sagemaker_rag_endpoint: str | None = None
+    sagemaker_finetuned_endpoint: str | None = None
+    bedrock_model_id: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str | None = None
+    max_new_tokens: int = Field(512, ge=1)
+    temperature: float = Field(0.1, ge=0.0)
+    context_token_budget: int = Field(1800, ge=100)
+    max_question_chars: int = Field(2000, ge=10)
+    router_threshold: float | None = Field(
+        None, description="Override the router's decision threshold (default measured in bench/)"
+    )
+    qa_set_path: Path | None = Field(None, description="CSV loaded as the fine-tuning set on first start")
+
+    # --- conversations + feedback --------------------------------------------------------
+    store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
+    dynamodb_table_prefix: str = "docent"
+    dynamodb_endpoint_url: str | None = Field(None, description="e.g. http://127.0.0.1:4567 for dynalite")
+
+    # --- identity ------------------------------------------------------------------------
+    auth_mode: Literal["local", "oidc", "header"] = "local"
+    auth_header: str = Field("X-Amzn-Oidc-Identity", description="Trusted reverse-proxy header (auth_mode=header)")
+    role_reviewers: str = Field("", description="Comma-separated users or email domains (@corp.com)")
+    role_analysts: str = ""
+    role_admins: str = ""
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> "Settings":
+        problems: list[str] = []
+        if self.index_backend == "opensearch" and not self.opensearch_url:
+            problems.append("DOCENT_INDEX_BACKEND=opensearch needs DOCENT_OPENSEARCH_URL (the domain endpoint).")
+        if self.opensearch_auth == "basic" and (not self.opensearch_username or not self.opensearch_password):
+            problems.append(
+                "DOCENT_OPENSEARCH_AUTH=basic needs DOCENT_OPENSEARCH_USERNAME and DOCENT_OPENSEARCH_PASSWORD."
+            )
+        if self.opensearch_auth == "sigv4" and not self.aws_region:
+            problems.append("DOCENT_OPENSEARCH_AUTH=sigv4 needs DOCENT_AWS_REGION (e.g. eu-west-1).")
+        if self.opensearch_service == "aoss" and self.opensearch_auth != "sigv4":
+            problems.append("OpenSearch Serverless (DOCENT_OPENSEARCH_SERVICE=aoss) only accepts DOCENT_OPENSEARCH_AUTH=sigv4.")
+        if self.embeddings_backend == "sagemaker" and not self.embeddings_endpoint:
+            problems.append("DOCENT_EMBEDDINGS_BACKEND=sagemaker needs DOCENT_EMBEDDINGS_ENDPOINT (the endpoint name).")
+        if self.llm_backend == "sagemaker" and not self.sagemaker_rag_endpoint:
+            problems.append("DOCENT_LLM_BACKEND=sagemaker needs DOCENT_SAGEMAKER_RAG_ENDPOINT (the base model's endpoint).")
+        if self.llm_backend == "bedrock" and not self.bedrock_model_id:
+            problems.append("DOCENT_LLM_BACKEND=bedrock needs DOCENT_BEDROCK_MODEL_ID.")
+        if self.llm_backend == "openai" and not (self.openai_base_url and self.openai_model):
+            problems.append("DOCENT_LLM_BACKEND=openai needs DOCENT_OPENAI_BASE_URL and DOCENT_OPENAI_MODEL.")
+        if self.child_overlap_chars >= self.child_chunk_chars:
+            problems.append("DOCENT_CHILD_OVERLAP_CHARS must be smaller than DOCENT_CHILD_CHUNK_CHARS.")
+        if self.parent_chunk_chars < self.child_chunk_chars:
+            problems.append("DOCENT_PARENT_CHUNK_CHARS must be at least DOCENT_CHILD_CHUNK_CHARS.")
+        if self.router_threshold is not None and not 0.0 < self.router_threshold < 1.0:
+            problems.append("DOCENT_ROUTER_THRESHOLD must be between 0 and 1 (it compares a probability-like score).")
+        if self.auth_mode == "oidc" and self.role_admins == "":
+            problems.append("DOCENT_AUTH_MODE=oidc needs at least one admin in DOCENT_ROLE_ADMINS.")
+        if problems:
+            raise ConfigError("Docent cannot start with these settings:\n- " + "\n- ".join(problems))
+        return self
+
+    # Paths of the embedded default, all under data_dir.
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "docent.sqlite3"
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings, turning pydantic's validation errors into one readable ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "DOCENT_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else "settings"
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {msg}")
+        raise ConfigError("Docent cannot start with these settings:\n- " + "\n- ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Ingestion: converters (X-to-Document), parent/child splitting, incremental index sync."""

@@ -1,0 +1,98 @@
+"""`docent ingest` and `docent index status`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import typer
+
+
+def _settings():
+    from config.settings import load_settings
+
+    return load_settings()
+
+
+def ingest(
+    paths: List[Path] = typer.Argument(..., help="Files or folders to index (folders are walked recursively)."),
+    delete_missing: bool = typer.Option(
+        False, "--delete-missing", help="Remove indexed sources that are no longer under the given paths."),
+    base_url: str = typer.Option(
+        None, "--base-url", help="Where these files are published (e.g. https://wiki.corp/docs): links point there."),
+) -> None:
+    """Index documents: Markdown, text, HTML, PDF, Excel (.xlsx), CSV and Word (.docx).
+
+    Re-running on the same folder changes nothing; a changed file is re-indexed alone. Files that
+    cannot be read are listed with the reason and skipped; nothing already indexed is lost.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from chain.embeddings import CachedEmbeddings, make_embedder
+    from chain.index.factory import open_index
+    from chain.index.protocol import EmbeddingModelMismatch
+    from ingest.converters import SUPPORTED_SUFFIXES
+    from ingest.sync import SyncOptions, discover, sync_paths
+
+    console = Console(stderr=True)
+    settings = _settings()
+    try:
+        files = list(discover(paths, SUPPORTED_SUFFIXES))
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    index = open_index(settings)
+    embedder = CachedEmbeddings(make_embedder(settings), settings.cache_dir / "embeddings.sqlite3")
+    options = SyncOptions(child_chars=settings.child_chunk_chars, overlap=settings.child_overlap_chars,
+                          parent_chars=settings.parent_chunk_chars, delete_missing=delete_missing,
+                          base_url=base_url)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[chunks]} chunks"), console=console, transient=False) as bar:
+        task = bar.add_task("files", total=len(files), chunks=0)
+        chunks = 0
+
+        def progress(event: str, files_done: int, new_chunks: int) -> None:
+            nonlocal chunks
+            chunks += new_chunks
+            bar.update(task, completed=files_done, chunks=chunks)
+
+        try:
+            summary = sync_paths(paths, index, embedder, options, progress=progress)
+        except EmbeddingModelMismatch as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"[bold]Ingest:[/bold] {summary.describe()} "
+                  f"(embedding {summary.embed_seconds:.1f} s, {embedder.hits} cached)")
+    for item in summary.skipped:
+        console.print(f"  [yellow]skipped[/yellow] {item.source}: {item.reason}")
+    if summary.count("deleted"):
+        for item in summary.outcomes:
+            if item.status == "deleted":
+                console.print(f"  [cyan]deleted[/cyan] {item.source}")
+
+
+def index_status(
+    sources: bool = typer.Option(False, "--sources", help="List every indexed source."),
+) -> None:
+    """Show what the index holds: backend, location, embedding model, counts, version."""
+    from chain.index.factory import open_index
+
+    index = open_index(_settings())
+    stats = index.stats()
+    typer.echo(f"backend:         {stats.backend} ({stats.location})")
+    typer.echo(f"embedding model: {stats.embedding_model or '(empty index)'}")
+    typer.echo(f"sources:         {stats.sources}")
+    typer.echo(f"parents:         {stats.parents}")
+    typer.echo(f"chunks:          {stats.children}")
+    typer.echo(f"version:         {stats.version or '-'}")
+    if sources:
+        for rec in index.list_sources().values():
+            typer.echo(f"  {rec.source}  [{rec.kind}] {rec.children} chunks, indexed {rec.indexed_at}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
+    index_app = typer.Typer(help="Inspect the knowledge index.", no_args_is_help=True)
+    index_app.command("status")(index_status)
+    app.add_typer(index_app, name="index")
