@@ -16,6 +16,7 @@ class Reference:
     url: str | None
     score: float
     snippet: str = ""
+    n: int = 0  # its citation number in the answer ([n]); 0 when the answer cites nothing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

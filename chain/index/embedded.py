@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS children (
 CREATE INDEX IF NOT EXISTS children_source ON children(source);
 CREATE VIRTUAL TABLE IF NOT EXISTS children_fts USING fts5(
     title, section, body, tokenize = 'porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS children_vocab USING fts5vocab(children_fts, 'row');
 """
 
 # BM25 column weights: a term in the page title or section heading says more than one in the body.
@@ -380,6 +381,29 @@ class EmbeddedIndex:
             for r in rows:
                 out.setdefault(r["parent_id"], []).append(Child(**dict(r)))
         return out
+
+    def term_stats(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many chunks contain each term (after the index's own stemming), and how many in all."""
+        db = self._db()
+        total = db.execute("SELECT COUNT(*) FROM children").fetchone()[0]
+        counts: dict[str, int] = {}
+        for term in dict.fromkeys(terms):
+            if not term.isalnum():
+                counts[term] = 0
+                continue
+            row = db.execute("SELECT COUNT(*) FROM children_fts WHERE children_fts MATCH ?", (f'"{term}"',)).fetchone()
+            counts[term] = int(row[0])
+        return counts, total
+
+    def similar_terms(self, term: str, limit: int = 50) -> list[str]:
+        """Indexed (stemmed) terms sharing the first three letters of `term`: typo candidates."""
+        if len(term) < 4 or not term.isalnum():
+            return []
+        prefix = term[:3]
+        rows = self._db().execute(
+            "SELECT term FROM children_vocab WHERE term >= ? AND term < ? ORDER BY doc DESC LIMIT ?",
+            (prefix, prefix + "\uffff", limit * 20)).fetchall()
+        return [r[0] for r in rows][: limit * 20]
 
     def stats(self) -> IndexStats:
         db = self._db()

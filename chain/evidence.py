@@ -1,0 +1,140 @@
+"""Is the retrieved evidence strong enough to answer? Pure functions over retrieval results.
+
+A threshold on the best dense similarity alone misses out-of-scope questions asked in the
+documents' own vocabulary ("does the feature store work with Databricks Unity Catalog?"): the
+passage about the feature store is close, but nothing mentions Databricks. So we also ask whether
+the question's *distinctive* terms occur in the evidence at all, weighting each term by how rare it
+is in the whole index (rare = distinctive), and forgiving typos of indexed words.
+
+>>> feats = EvidenceFeatures(top_dense=0.62, coverage=0.95, unknown_specific=0.0, top_margin=0.05)
+>>> decide_abstain(feats).abstain
+False
+>>> decide_abstain(EvidenceFeatures(top_dense=0.55, coverage=0.4, unknown_specific=0.5, top_margin=0.0)).abstain
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from chain.index.retrieval import Passage
+from chain.index.text import query_terms, tokens
+
+
+@dataclass
+class EvidenceFeatures:
+    top_dense: float  # best cosine between the question and any matched chunk
+    coverage: float  # share of the question's specificity mass found in the evidence (0..1)
+    unknown_specific: float  # share of specificity mass from terms the whole index lacks (0..1)
+    top_margin: float  # fused-score margin of passage 1 over passage 2 (agreement signal)
+    missing_terms: tuple[str, ...] = ()
+
+
+@dataclass
+class AbstainDecision:
+    abstain: bool
+    reason: str
+
+
+@dataclass
+class AbstainPolicy:
+    """Thresholds chosen in bench/bench_chain.py (see docs/benchmarks.md)."""
+
+    min_dense: float = 0.30  # below: nothing in the index is about this
+    min_coverage: float = 0.62  # below: the evidence lacks what the question asks about
+    max_unknown: float = 0.30  # above: the question is mostly about things the index never mentions
+    strong_dense: float = 0.70  # above: a near-verbatim match answers despite odd wording
+
+
+def _edit_distance_le(a: str, b: str, limit: int) -> bool:
+    if abs(len(a) - len(b)) > limit:
+        return False
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+        if min(cur) > limit:
+            return False
+        prev = cur
+    return prev[-1] <= limit
+
+
+def _evidence_tokens(passages: Sequence[Passage]) -> set[str]:
+    have: set[str] = set()
+    for p in passages:
+        text = f"{p.parent.title} {p.parent.section} {p.parent.text}"
+        have.update(tokens(text))
+        have.update(query_terms(text))
+    return have
+
+
+def _in_evidence(term: str, have: set[str]) -> bool:
+    if term in have:
+        return True
+    # crude stemming both ways: "deploying" ~ "deploy", "endpoints" ~ "endpoint"
+    for cut in (3, 2, 1):
+        if len(term) - cut >= 4 and term[:-cut] in have:
+            return True
+    if len(term) >= 5:
+        stem = term[: max(4, len(term) - 3)]
+        return any(t.startswith(stem) and abs(len(t) - len(term)) <= 3 for t in have)
+    return False
+
+
+def evidence_features(
+    question: str,
+    passages: Sequence[Passage],
+    term_stats: Callable[[Sequence[str]], tuple[dict[str, int], int]] | None = None,
+    similar_terms: Callable[[str], list[str]] | None = None,
+) -> EvidenceFeatures:
+    """Compute the evidence features for one question and its retrieved passages."""
+    if not passages:
+        return EvidenceFeatures(0.0, 0.0, 1.0, 0.0, tuple(query_terms(question)))
+    top_dense = max(p.dense_score for p in passages)
+    margin = passages[0].score - passages[1].score if len(passages) > 1 else passages[0].score
+    terms = query_terms(question)
+    if not terms:
+        return EvidenceFeatures(top_dense, 1.0, 0.0, margin)
+    df, total = term_stats(terms) if term_stats else ({}, 0)
+    n = max(total, 1)
+
+    def specificity(term: str) -> float:
+        count = df.get(term)
+        if count is None:  # no index statistics: treat every content term alike
+            return 1.0
+        return math.log(1 + n / (1 + count)) / math.log(1 + n)
+
+    have = _evidence_tokens(passages)
+    weights = {t: specificity(t) for t in terms}
+    mass = sum(weights.values()) or 1.0
+    missing = [t for t in terms if not _in_evidence(t, have)]
+    # A missing term that is a typo of a word the index has is not "missing" knowledge.
+    unknown: list[str] = []
+    for t in missing:
+        if df.get(t, 1) == 0:
+            near = similar_terms(t) if similar_terms else []
+            if not any(_edit_distance_le(t, cand, 2 if len(t) > 6 else 1) for cand in near):
+                unknown.append(t)
+    typo_forgiven = {t for t in missing if df.get(t, 1) == 0 and t not in unknown}
+    missing_mass = sum(weights[t] for t in missing if t not in typo_forgiven)
+    coverage = 1.0 - missing_mass / mass
+    unknown_mass = sum(weights[t] for t in unknown) / mass
+    return EvidenceFeatures(top_dense, coverage, unknown_mass, margin, tuple(missing))
+
+
+def decide_abstain(f: EvidenceFeatures, policy: AbstainPolicy | None = None) -> AbstainDecision:
+    p = policy or AbstainPolicy()
+    if f.top_dense < p.min_dense:
+        return AbstainDecision(True, "nothing in the documents is close to this question")
+    if f.top_dense >= p.strong_dense and f.unknown_specific == 0:
+        return AbstainDecision(False, "a passage matches the question closely")
+    if f.unknown_specific > p.max_unknown:
+        terms = ", ".join(f.missing_terms[:3])
+        return AbstainDecision(True, f"the documents never mention {terms}")
+    if f.coverage < p.min_coverage:
+        terms = ", ".join(f.missing_terms[:3])
+        return AbstainDecision(True, f"the passages found do not mention {terms}")
+    return AbstainDecision(False, "the passages cover the question")

@@ -1,0 +1,46 @@
+"""Build the configured generators from settings, falling back visibly when one cannot load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chain.llm.protocol import LLM, LLMError
+from config.settings import Settings
+
+
+@dataclass
+class Generators:
+    rag: LLM | None  # None: extractive answers
+    finetuned: LLM | None  # None: the stored answer of the matched pair
+    notice: str | None = None  # shown with every answer when a configured model is unavailable
+
+
+def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
+    rag: LLM | None = None
+    notice = None
+    if settings.llm_backend == "local":
+        from chain.llm.local import LocalLLM
+
+        llm = LocalLLM(settings.local_model)
+        try:
+            llm.load()
+            rag = llm
+        except LLMError as exc:
+            notice = (f"The local model '{settings.local_model}' could not be loaded ({exc}). "
+                      "Docent is answering with quotes from the documents instead.")
+    elif settings.llm_backend == "sagemaker":
+        from chain.llm.sagemaker import SageMakerLLM
+
+        rag = SageMakerLLM(settings.sagemaker_rag_endpoint or "", client=sagemaker_client, region=settings.aws_region,
+                           endpoint_url=settings.sagemaker_endpoint_url)
+    elif settings.llm_backend in ("bedrock", "openai"):
+        notice = (f"DOCENT_LLM_BACKEND={settings.llm_backend} is not available in this release; "
+                  "answering with quotes from the documents. Use sagemaker or local.")
+    finetuned: LLM | None = None
+    if settings.sagemaker_finetuned_endpoint:
+        from chain.llm.sagemaker import SageMakerLLM
+
+        finetuned = SageMakerLLM(settings.sagemaker_finetuned_endpoint, client=sagemaker_client,
+                                 region=settings.aws_region, endpoint_url=settings.sagemaker_endpoint_url,
+                                 setting="DOCENT_SAGEMAKER_FINETUNED_ENDPOINT")
+    return Generators(rag, finetuned, notice)

@@ -1,0 +1,267 @@
+"""The answer chain: clean -> condense -> embed once -> route -> (fine-tuned | RAG) -> result.
+
+Each step is a plain function over a dict state; `as_runnable()` composes them with LangChain
+Runnables, and `answer()` streams ChainEvents from that composition. The app, the CLI and batch
+all call `answer()`.
+
+>>> # chain = build_chain(settings, store)          (chain/service.py)
+>>> # for event in chain.answer("how do I book leave?", history=[]): ...
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
+
+from chain import prompts
+from chain.compression import compress, extractive_answer
+from chain.condense import condense_fallback
+from chain.confidence import band, finetuned_confidence, rag_confidence
+from chain.evidence import AbstainPolicy, decide_abstain, evidence_features
+from chain.index.retrieval import HybridRetriever, Passage
+from chain.llm.protocol import LLM, ChatMessage, GenerationParams, LLMError
+from chain.router import Router
+from chain.types import AnswerResult, ChainEvent, Reference
+from config.prompts import NOT_FOUND
+
+
+class InvalidQuestion(ValueError):
+    """The question cannot be answered as typed; the message says what to change."""
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    if question is None:
+        raise InvalidQuestion("The question is empty: type a question and send it again.")
+    text = unicodedata.normalize("NFKC", str(question))
+    text = _CONTROL.sub(" ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise InvalidQuestion("The question is empty: type a question and send it again.")
+    if len(text) > max_chars:
+        raise InvalidQuestion(
+            f"The question is {len(text)} characters long; the limit is {max_chars}. Shorten it "
+            "(ask about one thing at a time) or raise DOCENT_MAX_QUESTION_CHARS.")
+    return text
+
+
+@dataclass
+class ChainOptions:
+    top_k: int = 5
+    context_token_budget: int = 1800
+    max_question_chars: int = 2000
+    generation: GenerationParams = field(default_factory=GenerationParams)
+    abstain: AbstainPolicy = field(default_factory=AbstainPolicy)
+
+
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+def cited_passages(answer: str, n: int) -> list[int]:
+    """0-based indices of the passages an answer cites, in order of first citation."""
+    seen: list[int] = []
+    for m in _CITATION.finditer(answer):
+        i = int(m.group(1)) - 1
+        if 0 <= i < n and i not in seen:
+            seen.append(i)
+    return seen
+
+
+def references_for(passages: Sequence[Passage], indices: Sequence[int]) -> list[Reference]:
+    refs = []
+    for i in indices:
+        p = passages[i]
+        refs.append(Reference(source=p.parent.source, title=p.parent.title, locator=p.parent.locator(),
+                              url=p.parent.url, score=round(float(p.score), 6), snippet=p.parent.text[:300],
+                              n=i + 1))
+    return refs
+
+
+class DocentChain:
+    def __init__(self, retriever: HybridRetriever, router: Router, rag_llm: LLM | None = None,
+                 finetuned_llm: LLM | None = None, options: ChainOptions | None = None,
+                 notice: str | None = None):
+        self.retriever = retriever
+        self.router = router
+        self.rag_llm = rag_llm
+        self.finetuned_llm = finetuned_llm
+        self.options = options or ChainOptions()
+        self.notice = notice
+        self._runnable = self.as_runnable()
+
+    # -- steps (plain functions over a state dict) ---------------------------------------------
+    def prepare(self, state: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        question = clean_question(state["question"], self.options.max_question_chars)
+        history: Sequence[tuple[str, str]] = state.get("history") or ()
+        standalone = question
+        if history:
+            if self.rag_llm is not None:
+                standalone = self._condense_with_llm(question, history) or question
+            else:
+                standalone = condense_fallback(question, [q for q, _ in history])
+        vector = self.retriever.embedder.embed_query(standalone)
+        return {**state, "question": question, "standalone": standalone, "vector": vector, "t0": t0,
+                "timings": {"embed": (time.perf_counter() - t0) * 1000}}
+
+    def route(self, state: dict[str, Any]) -> dict[str, Any]:
+        t = time.perf_counter()
+        decision = self.router.route(state["standalone"], state["vector"])
+        state["timings"]["route"] = (time.perf_counter() - t) * 1000
+        return {**state, "decision": decision}
+
+    def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+        if state["decision"].route == "finetuned":
+            return {**state, "passages": []}
+        t = time.perf_counter()
+        index = self.retriever.index
+        passages = self.retriever.retrieve(state["standalone"], self.options.top_k, state.get("filters"),
+                                           vector=state["vector"])
+        features = evidence_features(state["standalone"], passages, getattr(index, "term_stats", None),
+                                     getattr(index, "similar_terms", None))
+        verdict = decide_abstain(features, self.options.abstain)
+        state["timings"]["retrieve"] = (time.perf_counter() - t) * 1000
+        return {**state, "passages": passages, "evidence": features, "verdict": verdict}
+
+    def generate(self, states: Iterator[dict[str, Any]]) -> Iterator[ChainEvent]:
+        for state in states:
+            decision = state["decision"]
+            yield ChainEvent("route", data={
+                "route": decision.route, "matched_question": getattr(decision.pair, "question", None),
+                "match_similarity": round(decision.similarity, 4), "standalone_question": state["standalone"]})
+            if decision.route == "finetuned":
+                yield from self._finetuned(state)
+            else:
+                yield from self._rag(state)
+
+    def as_runnable(self) -> Runnable:
+        return (RunnableLambda(self.prepare) | RunnableLambda(self.route) | RunnableLambda(self.retrieve)
+                | RunnableGenerator(self.generate))
+
+    # -- public entry ------------------------------------------------------------------------
+    def answer(self, question: str, history: Sequence[tuple[str, str]] = (), filters=None) -> Iterator[ChainEvent]:
+        """Stream events: one "route", then "token"s, then one "final" carrying the AnswerResult.
+
+        Raises InvalidQuestion (before any event) for an empty or over-long question."""
+        clean_question(question, self.options.max_question_chars)  # fail fast, outside the runnable
+        yield from self._runnable.stream({"question": question, "history": list(history), "filters": filters})
+
+    def answer_sync(self, question: str, history: Sequence[tuple[str, str]] = (), filters=None) -> AnswerResult:
+        result = None
+        for event in self.answer(question, history, filters):
+            if event.kind == "final":
+                result = event.result
+        assert result is not None
+        return result
+
+    # -- routes ------------------------------------------------------------------------------
+    def _finetuned(self, state: dict[str, Any]) -> Iterator[ChainEvent]:
+        decision = state["decision"]
+        pair = decision.pair
+        t = time.perf_counter()
+        notice = self.notice
+        llm_called = False
+        backend, model = "qa-set", "stored answer"
+        text = ""
+        if self.finetuned_llm is not None:
+            try:
+                for piece in self.finetuned_llm.stream([ChatMessage("user", state["standalone"])],
+                                                       self.options.generation):
+                    llm_called = True
+                    text += piece
+                    yield ChainEvent("token", text=piece)
+                backend, model = self.finetuned_llm.backend, self.finetuned_llm.model
+            except LLMError as exc:
+                notice = f"The fine-tuned model failed ({exc}); showing the stored answer instead."
+                text = ""
+        if not text.strip():
+            text = pair.answer
+            yield ChainEvent("token", text=text)
+        ref = Reference(source=f"qa:{pair.pair_id}", title=f"Q&A set: {pair.question}", locator="fine-tuning pair",
+                        url=None, score=round(decision.similarity, 4), snippet=pair.answer[:300], n=1)
+        confidence = finetuned_confidence(decision.score)
+        state["timings"]["generate"] = (time.perf_counter() - t) * 1000
+        yield self._final(state, text.strip(), "finetuned", False, confidence, [ref], llm_called, backend, model,
+                          notice, images=list(getattr(pair, "images", None) or []))
+
+    def _rag(self, state: dict[str, Any]) -> Iterator[ChainEvent]:
+        passages: list[Passage] = state["passages"]
+        verdict = state["verdict"]
+        t = time.perf_counter()
+        notice = self.notice
+        if verdict.abstain or not passages:
+            text = f"{NOT_FOUND} ({verdict.reason}.)"
+            if passages:
+                closest = "; ".join(dict.fromkeys(p.parent.title for p in passages[:3]))
+                text += f" The closest documents are: {closest}."
+            yield ChainEvent("token", text=text)
+            state["timings"]["generate"] = 0.0
+            conf = rag_confidence(state["evidence"], passages, abstained=True)
+            yield self._final(state, text, "rag", True, conf, references_for(passages, range(min(3, len(passages)))),
+                              False, "none", "", notice)
+            return
+        text, llm_called, backend, model = "", False, "extractive", "extractive"
+        if self.rag_llm is not None:
+            try:
+                texts = compress(state["standalone"], passages, self.options.context_token_budget)
+                messages = prompts.to_messages(prompts.RAG_PROMPT.invoke(
+                    {"context": prompts.context_block(passages, texts), "question": state["standalone"]}))
+                for piece in self.rag_llm.stream(messages, self.options.generation):
+                    llm_called = True
+                    text += piece
+                    yield ChainEvent("token", text=piece)
+                backend, model = self.rag_llm.backend, self.rag_llm.model
+            except LLMError as exc:
+                notice = f"The language model failed ({exc}); answering with quotes from the documents instead."
+                text = ""
+        if not text.strip():
+            ext = extractive_answer(state["standalone"], passages)
+            text, used = ext.text, ext.used
+            if not text:
+                text, used = passages[0].parent.text[:600], [0]
+            yield ChainEvent("token", text=text)
+        else:
+            used = cited_passages(text, len(passages)) or list(range(len(passages)))
+        text = text.strip()
+        abstained = text.startswith(NOT_FOUND)
+        conf = rag_confidence(state["evidence"], passages, abstained)
+        state["timings"]["generate"] = (time.perf_counter() - t) * 1000
+        yield self._final(state, text, "rag", abstained, conf, references_for(passages, used), llm_called,
+                          backend, model, notice)
+
+    def _final(self, state, text, route, abstained, confidence, refs, llm_called, backend, model, notice,
+               images=None) -> ChainEvent:
+        decision = state["decision"]
+        timings = state["timings"]
+        timings["total"] = (time.perf_counter() - state["t0"]) * 1000
+        timings.setdefault("retrieve", 0.0)
+        result = AnswerResult(
+            question=state["question"], standalone_question=state["standalone"], answer=text, route=route,
+            abstained=abstained, confidence=confidence, confidence_band=band(confidence), references=refs,
+            matched_question=getattr(decision.pair, "question", None),
+            match_similarity=round(decision.similarity, 4) if decision.pair is not None else None,
+            llm_called=llm_called, backend=backend, model=model, index_version=self._index_version(),
+            images=images or [], timings_ms={k: round(v, 2) for k, v in timings.items()}, notice=notice)
+        return ChainEvent("final", result=result)
+
+    def _index_version(self) -> str:
+        info = self.retriever.index.info()
+        return info.version if info else ""
+
+    def _condense_with_llm(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        assert self.rag_llm is not None
+        messages = prompts.to_messages(prompts.CONDENSE_PROMPT.invoke(
+            {"history": prompts.history_block(history), "question": question}))
+        try:
+            text = "".join(self.rag_llm.stream(messages, GenerationParams(max_new_tokens=96, temperature=0.0)))
+        except LLMError:
+            return condense_fallback(question, [q for q, _ in history])
+        text = text.strip().strip('"').splitlines()[0].strip() if text.strip() else ""
+        return text or condense_fallback(question, [q for q, _ in history])

@@ -1,0 +1,178 @@
+"""The semantic router: does a question ask what a fine-tuning pair answers?
+
+One similarity is not enough evidence (a question about a *different* feature worded like a pair
+looks close; a heavy paraphrase looks far). The router therefore looks at the nearest pairs by
+question similarity *and* answer similarity, and at the content terms that differ between the
+question and the pair: a specific term of the question that the pair never mentions (another
+product, instance family, feature) is strong evidence against the pair. The features are plain
+numbers combined by `route_score`, whose weights and threshold come from bench/bench_router.py.
+
+>>> feats = RouteFeatures(question_sim=0.93, answer_sim=0.6, missing_specific=0.0, pair_missing=0.0)
+>>> route_score(feats) > DEFAULT_THRESHOLD
+True
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from chain.embeddings import Embedder
+from chain.index.text import query_terms
+
+DEFAULT_THRESHOLD = 0.5
+
+
+class QAPairLike(Protocol):
+    pair_id: str
+    question: str
+    answer: str
+
+
+class QASource(Protocol):
+    """Where the fine-tuning set lives (the feedback store implements this)."""
+
+    def list_qa_pairs(self) -> list: ...
+
+    def qa_version(self) -> str: ...
+
+
+@dataclass
+class RouteFeatures:
+    question_sim: float  # cosine(question, pair question)
+    answer_sim: float  # cosine(question, pair answer)
+    missing_specific: float  # specificity mass of question terms absent from the pair (0..1)
+    pair_missing: float  # specificity mass of pair-question terms absent from the question (0..1)
+
+
+@dataclass
+class RouteDecision:
+    route: str  # "finetuned" | "rag"
+    score: float  # in [0, 1]; >= threshold means finetuned
+    threshold: float
+    pair: object | None  # the matched pair (nearest by question), even when routed to RAG
+    similarity: float  # cosine of question and matched pair question
+    features: RouteFeatures | None
+
+
+# Logistic weights over the features (fitted on bench/data/router_dev.jsonl, see docs/benchmarks.md).
+WEIGHTS = {"bias": -17.0, "question_sim": 20.0, "answer_sim": 4.0, "missing_specific": -6.0, "pair_missing": -3.0}
+
+
+def route_score(f: RouteFeatures, weights: dict[str, float] | None = None) -> float:
+    w = weights or WEIGHTS
+    z = (w["bias"] + w["question_sim"] * f.question_sim + w["answer_sim"] * f.answer_sim
+         + w["missing_specific"] * f.missing_specific + w["pair_missing"] * f.pair_missing)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _stem(term: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if term.endswith(suffix) and len(term) - len(suffix) >= 3:
+            return term[: -len(suffix)]
+    return term
+
+
+class TermSpecificity:
+    """Inverse document frequency over a text collection (the pairs, and whatever else is added).
+
+    A term never seen gets the highest specificity: it names something the collection lacks."""
+
+    def __init__(self, texts: Sequence[str]):
+        self.n = max(len(texts), 1)
+        self.df: dict[str, int] = {}
+        for text in texts:
+            for term in {_stem(t) for t in query_terms(text)}:
+                self.df[term] = self.df.get(term, 0) + 1
+        self.max_idf = math.log(1 + self.n)
+
+    def idf(self, term: str) -> float:
+        return math.log(1 + self.n / (1 + self.df.get(_stem(term), 0)))
+
+    def weight(self, term: str) -> float:
+        """Specificity in (0, 1]."""
+        return self.idf(term) / self.max_idf
+
+
+def term_gap(question: str, pair_text: str, spec: TermSpecificity) -> float:
+    """Share of the question's specificity mass whose terms `pair_text` lacks (0 = all covered)."""
+    terms = query_terms(question)
+    if not terms:
+        return 0.0
+    have = {_stem(t) for t in query_terms(pair_text)}
+    total = sum(spec.weight(t) for t in terms)
+    missing = sum(spec.weight(t) for t in terms if _stem(t) not in have)
+    return missing / total if total else 0.0
+
+
+class Router:
+    """Nearest fine-tuning pair + a decision. Pair embeddings are rebuilt only when the set changes.
+
+    >>> # router = Router(store, embedder); router.route("how much does it cost?", vector)
+    """
+
+    def __init__(self, qa_source: QASource, embedder: Embedder, threshold: float | None = None,
+                 candidates: int = 5):
+        self.qa_source = qa_source
+        self.embedder = embedder
+        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        self.candidates = candidates
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._pairs: list = []
+        self._q_vectors = np.zeros((0, embedder.dim), dtype=np.float32)
+        self._a_vectors = np.zeros((0, embedder.dim), dtype=np.float32)
+        self._spec = TermSpecificity([])
+
+    def refresh(self) -> None:
+        version = self.qa_source.qa_version()
+        if version == self._version:
+            return
+        with self._lock:
+            if version == self._version:
+                return
+            pairs = list(self.qa_source.list_qa_pairs())
+            self._q_vectors = self.embedder.embed_documents([p.question for p in pairs]) if pairs else \
+                np.zeros((0, self.embedder.dim), dtype=np.float32)
+            self._a_vectors = self.embedder.embed_documents([p.answer[:1000] for p in pairs]) if pairs else \
+                np.zeros((0, self.embedder.dim), dtype=np.float32)
+            self._spec = TermSpecificity([f"{p.question} {p.answer}" for p in pairs])
+            self._pairs = pairs
+            self._version = version
+
+    @property
+    def size(self) -> int:
+        self.refresh()
+        return len(self._pairs)
+
+    def features(self, question: str, vector: np.ndarray, i: int) -> RouteFeatures:
+        pair = self._pairs[i]
+        return RouteFeatures(
+            question_sim=float(self._q_vectors[i] @ vector),
+            answer_sim=float(self._a_vectors[i] @ vector),
+            missing_specific=term_gap(question, f"{pair.question} {pair.answer}", self._spec),
+            pair_missing=term_gap(pair.question, question, self._spec),
+        )
+
+    def route(self, question: str, vector: np.ndarray) -> RouteDecision:
+        self.refresh()
+        if not self._pairs:
+            return RouteDecision("rag", 0.0, self.threshold, None, 0.0, None)
+        q_sims = self._q_vectors @ vector
+        a_sims = self._a_vectors @ vector
+        # Candidates: nearest by question and by answer; the best-scoring one decides.
+        n = min(self.candidates, len(self._pairs))
+        idx = set(np.argsort(-q_sims)[:n].tolist()) | set(np.argsort(-a_sims)[:2].tolist())
+        best_i, best_score, best_feats = -1, -1.0, None
+        for i in idx:
+            feats = self.features(question, vector, i)
+            score = route_score(feats)
+            if score > best_score:
+                best_i, best_score, best_feats = i, score, feats
+        route = "finetuned" if best_score >= self.threshold else "rag"
+        return RouteDecision(route, best_score, self.threshold, self._pairs[best_i],
+                             float(q_sims[best_i]), best_feats)

@@ -1,0 +1,26 @@
+"""Assemble the answer chain from settings: the one place the CLI, batch and the app build it."""
+
+from __future__ import annotations
+
+from chain.embeddings import CachedEmbeddings, make_embedder
+from chain.index.factory import open_index
+from chain.index.retrieval import HybridRetriever
+from chain.llm.factory import build_generators
+from chain.pipeline import ChainOptions, DocentChain
+from chain.router import Router
+from chain.llm.protocol import GenerationParams
+from config.settings import Settings
+
+
+def build_chain(settings: Settings, qa_source, embedder=None, index=None, generators=None) -> DocentChain:
+    """A ready DocentChain. `qa_source` is the fine-tuning set's store (feedback store)."""
+    embedder = embedder or CachedEmbeddings(make_embedder(settings), settings.cache_dir / "embeddings.sqlite3")
+    index = index or open_index(settings)
+    retriever = HybridRetriever(index, embedder, candidates=settings.retrieval_candidates)
+    router = Router(qa_source, embedder, threshold=settings.router_threshold)
+    gens = generators or build_generators(settings)
+    options = ChainOptions(
+        top_k=settings.retrieval_top_k, context_token_budget=settings.context_token_budget,
+        max_question_chars=settings.max_question_chars,
+        generation=GenerationParams(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature))
+    return DocentChain(retriever, router, gens.rag, gens.finetuned, options, gens.notice)

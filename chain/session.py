@@ -1,0 +1,58 @@
+"""A conversation: the chain plus the store that remembers it. The app and `docent ask` use this.
+
+History is per session and lives in the store, so it survives a page reload and is never shared
+between users (the seed kept one global memory for everyone).
+
+>>> # session = ChatSession(chain, store, session_id="abc", user="ana@corp.com")
+>>> # for event in session.ask("how do I book leave?"): ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Iterator
+
+from chain.pipeline import DocentChain
+from chain.types import AnswerResult, ChainEvent
+
+
+def turn_from_result(result: AnswerResult, session_id: str, user: str, turn_id: str | None = None):
+    from feedback.records import Turn
+
+    return Turn(
+        turn_id=turn_id or uuid.uuid4().hex, session_id=session_id, user=user,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        question=result.question, answer=result.answer, standalone_question=result.standalone_question,
+        route=result.route, abstained=result.abstained, confidence=result.confidence,
+        matched_question=result.matched_question,
+        references=[{k: r.to_dict()[k] for k in ("source", "title", "locator", "url", "score")}
+                    for r in result.references],
+        backend=result.backend, model=result.model, index_version=result.index_version,
+        timings_ms=result.timings_ms)
+
+
+class ChatSession:
+    def __init__(self, chain: DocentChain, store, session_id: str, user: str = "local"):
+        self.chain = chain
+        self.store = store
+        self.session_id = session_id
+        self.user = user
+        self.last_turn_id: str | None = None
+        self.last_save = None
+
+    def history(self) -> list[tuple[str, str]]:
+        return [(t.standalone_question or t.question, t.answer) for t in self.store.session_turns(self.session_id)]
+
+    def ask(self, question: str, filters=None) -> Iterator[ChainEvent]:
+        """Stream the chain's events; the turn is saved when the final event arrives."""
+        for event in self.chain.answer(question, self.history(), filters):
+            if event.kind == "final" and event.result is not None:
+                turn = turn_from_result(event.result, self.session_id, self.user)
+                self.last_save = self.store.save_turn(turn)
+                self.last_turn_id = turn.turn_id
+                event.data["turn_id"] = turn.turn_id
+            yield event
+
+    def clear(self) -> int:
+        return self.store.clear_session(self.session_id)
