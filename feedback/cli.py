@@ -1,0 +1,107 @@
+"""`docent export` and `docent stores init`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from feedback.export import EXPORT_FORMATS, EXPORT_WHAT
+
+
+def parse_day(value: str | None, flag: str) -> date | None:
+    """'2026-11-01' -> date; anything else is refused with a message naming the flag."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01.", param_hint=flag
+        ) from None
+
+
+def export(
+    what: str = typer.Option(
+        ...,
+        "--what",
+        help="turns (one row per answer), feedback (one row per rating, "
+        "joined with its answer) or finetune (Q&A set + approved corrections).",
+    ),
+    fmt: str = typer.Option("csv", "--format", help="csv, xlsx, parquet or jsonl."),
+    out: Path = typer.Option(..., "--out", help="File to write, e.g. exports/feedback-2026-11.xlsx."),
+    since: str = typer.Option(None, "--since", help="First day included, YYYY-MM-DD (UTC)."),
+    until: str = typer.Option(None, "--until", help="Last day included, YYYY-MM-DD (UTC)."),
+) -> None:
+    """Export conversations, feedback or the fine-tuning set.
+
+    finetune writes `instruction,response[,context][,images]` (CSV: images joined with ';'),
+    the format `docent finetune train` reads. Dates are inclusive and in UTC.
+
+    Example: docent export --what feedback --format xlsx --out feedback.xlsx --since 2026-11-01
+    """
+    from config.settings import load_settings
+    from feedback.export import export as run_export
+    from feedback.store import StoreError, open_store
+
+    if what not in EXPORT_WHAT:
+        raise typer.BadParameter(f"{what!r} is unknown; use one of {', '.join(EXPORT_WHAT)}.", param_hint="--what")
+    if fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is unknown; use one of {', '.join(EXPORT_FORMATS)}.", param_hint="--format")
+    first, last = parse_day(since, "--since"), parse_day(until, "--until")
+    if first and last and first > last:
+        raise typer.BadParameter(f"--since {first} is after --until {last}; swap them.", param_hint="--since")
+    store = open_store(load_settings())
+    try:
+        rows = run_export(store, what, fmt, out, first, last)
+    except StoreError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"Wrote {rows} {what} rows to {out}")
+
+
+def stores_init() -> None:
+    """Prepare the conversation + feedback store chosen by DOCENT_STORE_BACKEND.
+
+    dynamodb: creates the missing tables (on-demand billing) and waits until they are active;
+    uses DOCENT_AWS_REGION, DOCENT_DYNAMODB_TABLE_PREFIX and DOCENT_DYNAMODB_ENDPOINT_URL.
+    sqlite: applies the schema migrations and prints the database path.
+    """
+    from config.settings import load_settings
+    from feedback.store import StoreError
+
+    settings = load_settings()
+    if settings.store_backend == "sqlite":
+        from feedback.sqlite import SQLiteFeedbackStore
+
+        store = SQLiteFeedbackStore(settings.sqlite_path)
+        applied = store.applied_migrations
+        store.close()
+        typer.echo(
+            f"SQLite store ready at {settings.sqlite_path}"
+            + (f" (applied {', '.join(applied)})" if applied else " (schema up to date)")
+        )
+        return
+    from feedback.dynamodb import DynamoDBFeedbackStore, table_definitions
+
+    store = DynamoDBFeedbackStore.from_settings(settings)
+    try:
+        created = store.create_tables()
+    except StoreError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    names = [d["TableName"] for d in table_definitions(store.prefix)]
+    typer.echo(
+        f"DynamoDB tables ready: {', '.join(names)}"
+        + (f" (created {', '.join(created)})" if created else " (all existed)")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    stores_app = typer.Typer(help="Set up the conversation + feedback store.", no_args_is_help=True)
+    stores_app.command("init")(stores_init)
+    app.add_typer(stores_app, name="stores")

@@ -1,0 +1,199 @@
+"""Exports for analysts and for fine-tuning: shaping is pure (records -> rows -> DataFrame), writing is I/O.
+
+>>> rows = feedback_rows([Feedback.new(turn_id="t1", reviewer="bo", kind="review", likert=5)], {})
+>>> rows[0]["likert_label"]
+'strongly agree'
+>>> finetune_rows([], {}, [QAPair.new("Who approves travel?", "Your manager.")])
+[{'instruction': 'Who approves travel?', 'response': 'Your manager.', 'context': '', 'images': []}]
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from feedback.records import Feedback, QAPair, Turn, normalize_question
+from feedback.store import FeedbackStore, TimeBound, in_window, time_window
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ExportWhat = Literal["turns", "feedback", "finetune"]
+ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl"]
+EXPORT_WHAT = ("turns", "feedback", "finetune")
+EXPORT_FORMATS = ("csv", "xlsx", "parquet", "jsonl")
+IMAGES_SEPARATOR = ";"  # how a CSV cell lists several image paths
+
+
+def reference_ids(references: Iterable[dict[str, Any]]) -> str:
+    """'hr/leave.pdf#page 2; it/vpn.docx' — the passages an answer cited, in one cell."""
+    ids = []
+    for ref in references:
+        source = str(ref.get("source") or "")
+        locator = str(ref.get("locator") or "")
+        ids.append(f"{source}#{locator}" if locator else source)
+    return "; ".join(i for i in ids if i)
+
+
+def _turn_columns(turn: Turn | None, prefix: str = "") -> dict[str, Any]:
+    t = turn
+    return {
+        f"{prefix}session_id": t.session_id if t else None,
+        f"{prefix}user": t.user if t else None,
+        f"{prefix}created_at": t.created_at if t else None,
+        "question": t.question if t else None,
+        "standalone_question": t.standalone_question if t else None,
+        "answer": t.answer if t else None,
+        "route": t.route if t else None,
+        "abstained": t.abstained if t else None,
+        "confidence": t.confidence if t else None,
+        "matched_question": t.matched_question if t else None,
+        "reference_ids": reference_ids(t.references) if t else None,
+        "backend": t.backend if t else None,
+        "model": t.model if t else None,
+        "index_version": t.index_version if t else None,
+    }
+
+
+def turn_rows(turns: Sequence[Turn], feedback: Sequence[Feedback] = ()) -> list[dict[str, Any]]:
+    """One row per turn, with how reviewers rated it."""
+    ups: Counter[str] = Counter()
+    downs: Counter[str] = Counter()
+    count: Counter[str] = Counter()
+    for f in feedback:
+        count[f.turn_id] += 1
+        ups[f.turn_id] += f.thumbs == 1
+        downs[f.turn_id] += f.thumbs == -1
+    rows = []
+    for t in turns:
+        row = {"turn_id": t.turn_id} | _turn_columns(t)
+        row["timings_ms"] = json.dumps(t.timings_ms, sort_keys=True)
+        row["references"] = json.dumps(t.references)
+        row |= {"feedback_count": count[t.turn_id], "thumbs_up": ups[t.turn_id], "thumbs_down": downs[t.turn_id]}
+        rows.append(row)
+    return rows
+
+
+def feedback_rows(feedback: Sequence[Feedback], turns: dict[str, Turn]) -> list[dict[str, Any]]:
+    """One row per feedback, joined with the turn it judges (turn columns prefixed `turn_` where ambiguous)."""
+    rows = []
+    for f in feedback:
+        row = {
+            "turn_id": f.turn_id,
+            "reviewer": f.reviewer,
+            "kind": f.kind,
+            "created_at": f.created_at,
+            "updated_at": f.updated_at,
+            "thumbs": f.thumbs,
+            "severity": f.severity,
+            "likert": f.likert,
+            "likert_label": f.likert_label,
+            "corrected_answer": f.corrected_answer,
+            "comment": f.comment,
+            "approved": f.approved,
+        }
+        rows.append(row | _turn_columns(turns.get(f.turn_id), prefix="turn_"))
+    return rows
+
+
+def finetune_rows(
+    feedback: Sequence[Feedback], turns: dict[str, Turn], pairs: Sequence[QAPair]
+) -> list[dict[str, Any]]:
+    """Training examples: the Q&A set plus approved corrections; one per normalised question.
+
+    An approved correction wins over a pair with the same question (the newest correction wins).
+    """
+    examples: dict[str, dict[str, Any]] = {}
+    for p in sorted(pairs, key=lambda p: p.created_at):
+        examples[normalize_question(p.question)] = {
+            "instruction": p.question,
+            "response": p.answer,
+            "context": p.context,
+            "images": list(p.images),
+        }
+    for f in sorted(feedback, key=lambda f: f.updated_at):
+        turn = turns.get(f.turn_id)
+        if not (f.approved and f.corrected_answer and turn):
+            continue
+        question = turn.standalone_question or turn.question
+        examples[normalize_question(question)] = {
+            "instruction": question,
+            "response": f.corrected_answer,
+            "context": "",
+            "images": [],
+        }
+    return list(examples.values())
+
+
+def to_frame(rows: list[dict[str, Any]], what: ExportWhat = "turns") -> pd.DataFrame:
+    import pandas as pd
+
+    if what == "finetune":
+        frame = pd.DataFrame(rows, columns=["instruction", "response", "context", "images"])
+        # `instruction,response[,context][,images]`: optional columns only when some row uses them
+        if not frame.empty and not frame["context"].astype(bool).any():
+            frame = frame.drop(columns="context")
+        if not frame.empty and not frame["images"].map(bool).any():
+            frame = frame.drop(columns="images")
+        return frame
+    return pd.DataFrame(rows)
+
+
+def write_frame(frame: pd.DataFrame, fmt: ExportFormat, out: str | Path) -> Path:
+    """Write csv / xlsx (openpyxl) / parquet (pyarrow) / jsonl (one object per line)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt in ("csv", "xlsx") and "images" in frame.columns:
+        frame = frame.assign(images=frame["images"].map(lambda v: IMAGES_SEPARATOR.join(v or [])))
+    if fmt == "csv":
+        frame.to_csv(out, index=False)
+    elif fmt == "xlsx":
+        frame.to_excel(out, index=False, engine="openpyxl")
+    elif fmt == "parquet":
+        frame.to_parquet(out, index=False, engine="pyarrow")
+    elif fmt == "jsonl":
+        with out.open("w", encoding="utf-8") as fh:
+            for record in frame.to_dict(orient="records"):
+                fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    else:
+        raise ValueError(f"export format {fmt!r} is unknown; use one of {', '.join(EXPORT_FORMATS)}.")
+    return out
+
+
+def collect(store: FeedbackStore, what: ExportWhat, since: TimeBound = None, until: TimeBound = None) -> pd.DataFrame:
+    """Read what an export needs from the store and shape it (dates are inclusive)."""
+    if what not in EXPORT_WHAT:
+        raise ValueError(f"export {what!r} is unknown; use one of {', '.join(EXPORT_WHAT)}.")
+    if what == "turns":
+        turns = store.list_turns(since, until)
+        return to_frame(turn_rows(turns, store.list_feedback(since=since)), what)  # feedback follows its turn
+    feedback = store.list_feedback(since, until)
+    turns: dict[str, Turn] = {}
+    for turn_id in {f.turn_id for f in feedback}:
+        turn = store.get_turn(turn_id)
+        if turn is not None:
+            turns[turn_id] = turn
+    if what == "feedback":
+        return to_frame(feedback_rows(feedback, turns), what)
+    lo, hi = time_window(since, until)
+    pairs = [p for p in store.list_qa_pairs() if in_window(p.created_at, lo, hi)]
+    return to_frame(finetune_rows(feedback, turns, pairs), what)
+
+
+def export(
+    store: FeedbackStore,
+    what: ExportWhat,
+    fmt: ExportFormat,
+    out: str | Path,
+    since: TimeBound = None,
+    until: TimeBound = None,
+) -> int:
+    """Write the export to `out`; returns the number of rows."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"export format {fmt!r} is unknown; use one of {', '.join(EXPORT_FORMATS)}.")
+    frame = collect(store, what, since, until)
+    write_frame(frame, fmt, out)
+    return len(frame)

@@ -1,0 +1,201 @@
+"""Never lose a write: `OutboxStore` keeps what a remote store could not take and delivers it later.
+
+When the inner store raises `StoreUnavailableError` (connection refused, endpoint down,
+throttling) on save_turn / save_feedback / add_qa_pairs, the record is written to a local SQLite
+outbox (under DOCENT_DATA_DIR) and the call returns status "queued", so the UI can say
+"saved (queued for delivery)". The outbox is delivered in order before the next write and by
+`flush()`; the inner stores' writes are idempotent, so a record delivered twice is stored once.
+
+>>> store = OutboxStore(DynamoDBFeedbackStore(client), "data/outbox.sqlite3")  # doctest: +SKIP
+>>> store.save_feedback(Feedback.new(turn_id=t, reviewer="bo", kind="thumbs", thumbs=-1)).message  # doctest: +SKIP
+'Saved (queued for delivery).'
+>>> store.flush().delivered  # doctest: +SKIP
+1
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from feedback.records import Feedback, QAPair, Turn, utc_now
+from feedback.sqlite import ThreadConnections
+from feedback.store import FeedbackStore, QAAddResult, SaveResult, StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    op TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    enqueued_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    dead INTEGER NOT NULL DEFAULT 0
+)"""
+
+
+@dataclass
+class FlushReport:
+    delivered: int = 0
+    pending: int = 0  # still waiting (the store is still unreachable)
+    failed: int = 0  # refused by the store for good (see OutboxStore.failed_entries())
+
+
+class OutboxStore:
+    """A `FeedbackStore` decorator: writes that cannot reach `inner` are queued locally, not lost."""
+
+    def __init__(self, inner: FeedbackStore, outbox_path: str | Path, retry_interval_s: float = 15.0) -> None:
+        self.inner = inner
+        self.outbox_path = Path(outbox_path)
+        self._db = ThreadConnections(self.outbox_path)
+        self._db.get().execute(_SCHEMA)
+        self._flush_lock = threading.Lock()
+        # after a failed delivery, writes go straight to the outbox for a while instead of each
+        # waiting on an unreachable endpoint (the UI stays quick); flush() always tries
+        self.retry_interval_s = retry_interval_s
+        self._unavailable_since: float | None = None
+        self._deliver: dict[str, Callable[[Any], Any]] = {
+            "turn": lambda p: inner.save_turn(Turn.from_dict(p)),
+            "feedback": lambda p: inner.save_feedback(Feedback.from_dict(p)),
+            "qa_pairs": lambda p: inner.add_qa_pairs([QAPair.from_dict(d) for d in p["pairs"]], replace=p["replace"]),
+        }
+
+    # --- the outbox ---------------------------------------------------------------------
+    def pending(self) -> int:
+        return self._db.get().execute("SELECT COUNT(*) FROM outbox WHERE dead = 0").fetchone()[0]
+
+    def failed_entries(self) -> list[dict[str, Any]]:
+        rows = self._db.get().execute("SELECT * FROM outbox WHERE dead = 1 ORDER BY seq")
+        return [dict(r) for r in rows]
+
+    def _enqueue(self, op: str, payload: Any, error: Exception) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO outbox (op, payload, enqueued_at, last_error) VALUES (?, ?, ?, ?)",
+                (op, json.dumps(payload), utc_now(), str(error)),
+            )
+        log.warning("Feedback store unreachable; queued a %s for delivery: %s", op, error)
+
+    def flush(self) -> FlushReport:
+        """Deliver queued records in order; stops at the first 'still unreachable'."""
+        report = FlushReport()
+        with self._flush_lock:
+            conn = self._db.get()
+            for row in conn.execute("SELECT seq, op, payload FROM outbox WHERE dead = 0 ORDER BY seq").fetchall():
+                try:
+                    self._deliver[row["op"]](json.loads(row["payload"]))
+                except StoreUnavailableError as exc:
+                    self._unavailable_since = time.monotonic()
+                    with self._db.write() as w:
+                        w.execute(
+                            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?",
+                            (str(exc), row["seq"]),
+                        )
+                    break
+                except Exception as exc:  # refused for good (e.g. unknown turn): keep it, stop retrying it
+                    log.error("Outbox entry %s (%s) was refused by the store: %s", row["seq"], row["op"], exc)
+                    with self._db.write() as w:
+                        w.execute(
+                            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, dead = 1 WHERE seq = ?",
+                            (f"{type(exc).__name__}: {exc}", row["seq"]),
+                        )
+                    report.failed += 1
+                    continue
+                with self._db.write() as w:
+                    w.execute("DELETE FROM outbox WHERE seq = ?", (row["seq"],))
+                report.delivered += 1
+        report.pending = self.pending()
+        if report.pending == 0:
+            self._unavailable_since = None
+        return report
+
+    def _write(self, op: str, payload: Any, call: Callable[[], Any]) -> Any:
+        recently_down = (
+            self._unavailable_since is not None and time.monotonic() - self._unavailable_since < self.retry_interval_s
+        )
+        if self.pending() or recently_down:
+            if not recently_down:
+                self.flush()
+            if self.pending() or recently_down:  # keep order: nothing overtakes what is still queued
+                reason = "the store was unreachable moments ago" if recently_down else "earlier writes are still queued"
+                self._enqueue(op, payload, StoreUnavailableError(reason))
+                return None
+        try:
+            result = call()
+        except StoreUnavailableError as exc:
+            self._unavailable_since = time.monotonic()
+            self._enqueue(op, payload, exc)
+            return None
+        self._unavailable_since = None
+        return result
+
+    # --- writes -------------------------------------------------------------------------
+    def save_turn(self, turn: Turn) -> SaveResult:
+        result = self._write("turn", turn.to_dict(), lambda: self.inner.save_turn(turn))
+        return result or SaveResult("queued")
+
+    def save_feedback(self, feedback: Feedback) -> SaveResult:
+        result = self._write("feedback", feedback.to_dict(), lambda: self.inner.save_feedback(feedback))
+        return result or SaveResult("queued")
+
+    def add_qa_pairs(self, pairs: Sequence[QAPair], *, replace: bool = False) -> QAAddResult:
+        payload = {"pairs": [p.to_dict() for p in pairs], "replace": replace}
+        result = self._write("qa_pairs", payload, lambda: self.inner.add_qa_pairs(pairs, replace=replace))
+        if result is not None:
+            return result
+        unique = {p.pair_id for p in pairs}  # duplicates against the stored set are settled on delivery
+        return QAAddResult(added=len(unique), duplicates=len(pairs) - len(unique), status="queued")
+
+    # --- reads --------------------------------------------------------------------------
+    def _queued_turns(self, session_id: str) -> list[Turn]:
+        rows = self._db.get().execute("SELECT payload FROM outbox WHERE dead = 0 AND op = 'turn' ORDER BY seq")
+        turns = [Turn.from_dict(json.loads(r["payload"])) for r in rows]
+        return [t for t in turns if t.session_id == session_id]
+
+    def session_turns(self, session_id: str) -> list[Turn]:
+        """Stored turns plus the ones still queued, so the chat history survives an outage."""
+        try:
+            stored = self.inner.session_turns(session_id)
+        except StoreUnavailableError:
+            stored = []
+        seen = {t.turn_id for t in stored}
+        merged = stored + [t for t in self._queued_turns(session_id) if t.turn_id not in seen]
+        return sorted(merged, key=lambda t: t.created_at)
+
+    def get_turn(self, turn_id: str) -> Turn | None:
+        return self.inner.get_turn(turn_id)
+
+    def clear_session(self, session_id: str) -> int:
+        return self.inner.clear_session(session_id)
+
+    def list_turns(self, *args: Any, **kwargs: Any) -> list[Turn]:
+        return self.inner.list_turns(*args, **kwargs)
+
+    def feedback_for_turn(self, turn_id: str) -> list[Feedback]:
+        return self.inner.feedback_for_turn(turn_id)
+
+    def list_feedback(self, *args: Any, **kwargs: Any) -> list[Feedback]:
+        return self.inner.list_feedback(*args, **kwargs)
+
+    def review_queue(self, *args: Any, **kwargs: Any) -> list[Turn]:
+        return self.inner.review_queue(*args, **kwargs)
+
+    def list_qa_pairs(self) -> list[QAPair]:
+        return self.inner.list_qa_pairs()
+
+    def delete_qa_pair(self, pair_id: str) -> bool:
+        return self.inner.delete_qa_pair(pair_id)
+
+    def qa_version(self) -> str:
+        return self.inner.qa_version()
+
+    def close(self) -> None:
+        self._db.close()
+        self.inner.close()

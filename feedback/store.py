@@ -1,0 +1,254 @@
+"""The `FeedbackStore` Protocol: where turns, feedback and Q&A pairs live.
+
+Backends: feedback/sqlite.py (embedded default) and feedback/dynamodb.py; feedback/outbox.py wraps
+a remote store so a write is never lost while it is unreachable.
+
+>>> from config.settings import Settings
+>>> store = open_store(Settings(data_dir="/tmp/docent-doc"))           # doctest: +SKIP
+>>> store.save_turn(Turn.new(session_id="s", user="u", question="q?", answer="a")).message  # doctest: +SKIP
+'Saved.'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from feedback.records import Feedback, QAPair, Turn, format_time
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+ReviewFilter = Literal["unrated", "thumbs_down", "low_confidence"]
+REVIEW_FILTERS = ("unrated", "thumbs_down", "low_confidence")
+DEFAULT_LOW_CONFIDENCE = 0.5
+TimeBound = date | datetime | str | None
+
+
+class StoreError(RuntimeError):
+    """A store operation failed; the message says what and what to do."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store could not be reached (connection, endpoint, throttling): retrying later may work."""
+
+
+class UnknownTurnError(StoreError, KeyError):
+    """Feedback names a turn the store does not hold."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown turn"
+
+
+@dataclass
+class SaveResult:
+    """What a write tells the UI: `saved`, or `queued` (kept locally, delivered when the store is back).
+
+    >>> SaveResult("queued").message
+    'Saved (queued for delivery).'
+    """
+
+    status: Literal["saved", "queued"] = "saved"
+
+    @property
+    def queued(self) -> bool:
+        return self.status == "queued"
+
+    @property
+    def message(self) -> str:
+        return "Saved (queued for delivery)." if self.queued else "Saved."
+
+
+@dataclass
+class QAAddResult:
+    """Counts of `add_qa_pairs`; unpacks as `(added, duplicates)`.
+
+    >>> added, duplicates = QAAddResult(added=2, duplicates=1)
+    >>> QAAddResult(added=2, duplicates=1).message
+    '2 added, 1 already in the set.'
+    """
+
+    added: int = 0
+    duplicates: int = 0
+    replaced: int = 0
+    status: Literal["saved", "queued"] = "saved"
+    duplicate_questions: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter((self.added, self.duplicates))
+
+    @property
+    def message(self) -> str:
+        text = f"{self.added} added, {self.duplicates} already in the set"
+        if self.replaced:
+            text += f", {self.replaced} replaced"
+        return text + (" (queued for delivery)." if self.status == "queued" else ".")
+
+
+@runtime_checkable
+class FeedbackStore(Protocol):
+    """Turns, reviewers' feedback and the Q&A set. Dates: `since`/`until` are inclusive days
+    (a `date` or 'YYYY-MM-DD') or exact moments (a `datetime` or ISO date-time)."""
+
+    def save_turn(self, turn: Turn) -> SaveResult:
+        """Store a turn once; saving the same turn_id again changes nothing (safe to re-deliver)."""
+
+    def get_turn(self, turn_id: str) -> Turn | None: ...
+
+    def session_turns(self, session_id: str) -> list[Turn]:
+        """The session's visible turns, oldest first."""
+
+    def clear_session(self, session_id: str) -> int:
+        """Hide the session's turns from chat history (they stay for review and export). Returns how many."""
+
+    def list_turns(self, since: TimeBound = None, until: TimeBound = None, route: str | None = None) -> list[Turn]:
+        """All turns (hidden ones too) created in the window, oldest first."""
+
+    def save_feedback(self, feedback: Feedback) -> SaveResult:
+        """Upsert by (turn_id, reviewer, kind); keeps the first created_at; a stale revision is ignored."""
+
+    def feedback_for_turn(self, turn_id: str) -> list[Feedback]: ...
+
+    def list_feedback(
+        self,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        route: str | None = None,
+        reviewer: str | None = None,
+        severity: str | None = None,
+    ) -> list[Feedback]:
+        """Feedback created in the window (by its created_at), oldest first; route is the turn's route."""
+
+    def review_queue(
+        self,
+        filter: ReviewFilter = "unrated",
+        route: str | None = None,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        confidence_below: float | None = None,
+        limit: int = 200,
+    ) -> list[Turn]:
+        """Turns waiting for a reviewer, newest first."""
+
+    def add_qa_pairs(self, pairs: Sequence[QAPair], *, replace: bool = False) -> QAAddResult:
+        """Add pairs; a question already in the set (after normalisation) is a duplicate unless replace."""
+
+    def list_qa_pairs(self) -> list[QAPair]: ...
+
+    def delete_qa_pair(self, pair_id: str) -> bool: ...
+
+    def qa_version(self) -> str:
+        """Changes whenever the Q&A set changes; cheap to call on every question."""
+
+    def close(self) -> None: ...
+
+
+# --- pure helpers shared by the backends ------------------------------------------------------
+
+
+def _parse_bound(value: TimeBound, name: str) -> tuple[datetime, bool]:
+    """Returns (moment, is_whole_day)."""
+    if isinstance(value, datetime):
+        return value, False
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day), True
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return datetime(d.year, d.month, d.day), True
+        return datetime.fromisoformat(text.replace("Z", "+00:00")), False
+    except ValueError:
+        raise ValueError(
+            f"{name}={value!r} is not a date; use YYYY-MM-DD (e.g. 2026-11-01) or an ISO date-time."
+        ) from None
+
+
+def time_window(since: TimeBound, until: TimeBound) -> tuple[str | None, str | None]:
+    """Inclusive bounds as canonical UTC strings: (lowest created_at, highest created_at).
+
+    A whole day as `until` covers that day up to its last microsecond.
+    """
+    lo = hi = None
+    if since is not None:
+        lo = format_time(_parse_bound(since, "since")[0])
+    if until is not None:
+        moment, whole_day = _parse_bound(until, "until")
+        if whole_day:
+            moment = moment + timedelta(days=1) - timedelta(microseconds=1)
+        hi = format_time(moment)
+    if lo and hi and lo > hi:
+        raise ValueError(f"since ({lo[:10]}) is after until ({hi[:10]}); swap them.")
+    return lo, hi
+
+
+def in_window(created_at: str, lo: str | None, hi: str | None) -> bool:
+    return (lo is None or created_at >= lo) and (hi is None or created_at <= hi)
+
+
+def days_between(lo: str, hi: str) -> list[str]:
+    start, end = date.fromisoformat(lo[:10]), date.fromisoformat(hi[:10])
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def check_review_filter(filter: str) -> None:
+    if filter not in REVIEW_FILTERS:
+        raise ValueError(f"review filter {filter!r} is unknown; use one of {', '.join(REVIEW_FILTERS)}.")
+
+
+def select_for_review(
+    turns: Iterable[Turn],
+    ratings: dict[str, list[int | None]],
+    filter: ReviewFilter,
+    confidence_below: float | None,
+    limit: int,
+) -> list[Turn]:
+    """Pick queue turns. `ratings` maps turn_id -> the thumbs of each feedback on it (None for reviews)."""
+    check_review_filter(filter)
+    threshold = confidence_below
+    if filter == "low_confidence" and threshold is None:
+        threshold = DEFAULT_LOW_CONFIDENCE
+    chosen: list[Turn] = []
+    for turn in turns:
+        given = ratings.get(turn.turn_id, [])
+        if filter == "unrated" and given:
+            continue
+        if filter == "thumbs_down" and -1 not in given:
+            continue
+        if threshold is not None and not turn.confidence < threshold:
+            continue
+        chosen.append(turn)
+    chosen.sort(key=lambda t: t.created_at, reverse=True)
+    return chosen[:limit]
+
+
+def merge_feedback(existing: Feedback | None, incoming: Feedback) -> Feedback | None:
+    """The record to keep after an upsert, or None if `incoming` is an older revision than stored."""
+    if existing is None:
+        return incoming
+    if incoming.updated_at < existing.updated_at:
+        return None
+    merged = Feedback.from_dict(incoming.to_dict())
+    merged.created_at = min(existing.created_at, incoming.created_at)
+    return merged
+
+
+def open_store(settings: Settings | None = None, **kwargs) -> FeedbackStore:
+    """The store chosen by settings.store_backend; DynamoDB is wrapped in an outbox so no write is lost."""
+    if settings is None:
+        from config.settings import get_settings
+
+        settings = get_settings()
+    if settings.store_backend == "sqlite":
+        from feedback.sqlite import SQLiteFeedbackStore
+
+        return SQLiteFeedbackStore(settings.sqlite_path)
+    if settings.store_backend == "dynamodb":
+        from feedback.dynamodb import DynamoDBFeedbackStore
+        from feedback.outbox import OutboxStore
+
+        inner = DynamoDBFeedbackStore.from_settings(settings, **kwargs)
+        return OutboxStore(inner, settings.data_dir / "outbox.sqlite3")
+    raise ValueError(f"DOCENT_STORE_BACKEND={settings.store_backend!r} is unknown; use sqlite or dynamodb.")
