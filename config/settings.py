@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     )
     sagemaker_rag_endpoint: str | None = None
     sagemaker_finetuned_endpoint: str | None = None
+    sagemaker_prompt_format: Literal["mistral", "plain"] = Field(
+        "mistral", description="How chat messages become the endpoint's `inputs` string (<s>[INST] q [/INST])"
+    )
     bedrock_model_id: str | None = None
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
