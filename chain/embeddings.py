@@ -62,6 +62,9 @@ class LocalEmbeddings:
             with self._lock:
                 if self._model is None:
                     from sentence_transformers import SentenceTransformer  # ~10 s import: keep lazy
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
 
                     path = self.model_id
                     if self.model_id == DEFAULT_EMBEDDING_MODEL:
@@ -86,8 +89,7 @@ def make_embedder(settings) -> Embedder:
     if settings.embeddings_backend == "sagemaker":
         from chain.sagemaker_embeddings import SageMakerEmbeddings
 
-        return SageMakerEmbeddings(settings.embeddings_endpoint, region=settings.aws_region,
-                                   endpoint_url=settings.sagemaker_endpoint_url)
+        return SageMakerEmbeddings.from_settings(settings)
     return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Sequence
 
 from chain.index.retrieval import Passage
@@ -43,9 +44,34 @@ class AbstainPolicy:
     """Thresholds chosen in bench/bench_chain.py (see docs/benchmarks.md)."""
 
     min_dense: float = 0.30  # below: nothing in the index is about this
-    min_coverage: float = 0.62  # below: the evidence lacks what the question asks about
+    min_coverage: float = 0.50  # below: the evidence lacks what the question asks about
     max_unknown: float = 0.30  # above: the question is mostly about things the index never mentions
     strong_dense: float = 0.70  # above: a near-verbatim match answers despite odd wording
+
+
+COMMON_WORD_WEIGHT = 0.35  # a missing everyday word ("fly", "four") says less than a missing name
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Everyday English words: the whole-word entries of the packaged MiniLM's WordPiece vocabulary.
+
+    Names of products and features the documents never mention ("databricks", "kubernetes") are
+    split into pieces by that vocabulary, so they are not in this set."""
+    from chain.embeddings import packaged_minilm_path
+
+    path = packaged_minilm_path()
+    if not path:
+        return frozenset()
+    try:
+        with open(f"{path}/vocab.txt", encoding="utf-8") as fh:
+            return frozenset(w for w in (line.strip() for line in fh) if w.isalpha() and w.islower() and len(w) > 1)
+    except OSError:
+        return frozenset()
+
+
+def _prior(term: str, words: frozenset[str]) -> float:
+    return COMMON_WORD_WEIGHT if term in words else 1.0
 
 
 def _edit_distance_le(a: str, b: str, limit: int) -> bool:
@@ -108,17 +134,18 @@ def evidence_features(
         return math.log(1 + n / (1 + count)) / math.log(1 + n)
 
     have = _evidence_tokens(passages)
-    weights = {t: specificity(t) for t in terms}
+    words = common_words()
+    weights = {t: specificity(t) * _prior(t, words) for t in terms}
     mass = sum(weights.values()) or 1.0
     missing = [t for t in terms if not _in_evidence(t, have)]
     # A missing term that is a typo of a word the index has is not "missing" knowledge.
     unknown: list[str] = []
     for t in missing:
-        if df.get(t, 1) == 0:
+        if df.get(t, 1) == 0 and t not in words:
             near = similar_terms(t) if similar_terms else []
             if not any(_edit_distance_le(t, cand, 2 if len(t) > 6 else 1) for cand in near):
                 unknown.append(t)
-    typo_forgiven = {t for t in missing if df.get(t, 1) == 0 and t not in unknown}
+    typo_forgiven = {t for t in missing if df.get(t, 1) == 0 and t not in unknown and t not in words}
     missing_mass = sum(weights[t] for t in missing if t not in typo_forgiven)
     coverage = 1.0 - missing_mass / mass
     unknown_mass = sum(weights[t] for t in unknown) / mass

@@ -1,4 +1,4 @@
-"""The answer chain: clean -> condense -> embed once -> route -> (fine-tuned | RAG) -> result.
+"""The answer chain: clean -> condense -> embed once -> retrieve -> route -> (fine-tuned | RAG) -> result.
 
 Each step is a plain function over a dict state; `as_runnable()` composes them with LangChain
 Runnables, and `answer()` streams ChainEvents from that composition. The app, the CLI and batch
@@ -111,24 +111,27 @@ class DocentChain:
         return {**state, "question": question, "standalone": standalone, "vector": vector, "t0": t0,
                 "timings": {"embed": (time.perf_counter() - t0) * 1000}}
 
-    def route(self, state: dict[str, Any]) -> dict[str, Any]:
-        t = time.perf_counter()
-        decision = self.router.route(state["standalone"], state["vector"])
-        state["timings"]["route"] = (time.perf_counter() - t) * 1000
-        return {**state, "decision": decision}
-
     def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
-        if state["decision"].route == "finetuned":
-            return {**state, "passages": []}
         t = time.perf_counter()
-        index = self.retriever.index
         passages = self.retriever.retrieve(state["standalone"], self.options.top_k, state.get("filters"),
                                            vector=state["vector"])
-        features = evidence_features(state["standalone"], passages, getattr(index, "term_stats", None),
+        state["timings"]["retrieve"] = (time.perf_counter() - t) * 1000
+        return {**state, "passages": passages}
+
+    def route(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Route with the question's vector and what the index found for it (shared, computed once)."""
+        t = time.perf_counter()
+        evidence = " ".join(f"{p.parent.title} {p.parent.section} {p.parent.text}" for p in state["passages"][:3])
+        decision = self.router.route(state["standalone"], state["vector"], evidence if state["passages"] else None)
+        state["timings"]["route"] = (time.perf_counter() - t) * 1000
+        if decision.route == "finetuned":
+            return {**state, "decision": decision}
+        index = self.retriever.index
+        features = evidence_features(state["standalone"], state["passages"], getattr(index, "term_stats", None),
                                      getattr(index, "similar_terms", None))
         verdict = decide_abstain(features, self.options.abstain)
-        state["timings"]["retrieve"] = (time.perf_counter() - t) * 1000
-        return {**state, "passages": passages, "evidence": features, "verdict": verdict}
+        state["timings"]["route"] = (time.perf_counter() - t) * 1000
+        return {**state, "decision": decision, "evidence": features, "verdict": verdict}
 
     def generate(self, states: Iterator[dict[str, Any]]) -> Iterator[ChainEvent]:
         for state in states:
@@ -142,7 +145,7 @@ class DocentChain:
                 yield from self._rag(state)
 
     def as_runnable(self) -> Runnable:
-        return (RunnableLambda(self.prepare) | RunnableLambda(self.route) | RunnableLambda(self.retrieve)
+        return (RunnableLambda(self.prepare) | RunnableLambda(self.retrieve) | RunnableLambda(self.route)
                 | RunnableGenerator(self.generate))
 
     # -- public entry ------------------------------------------------------------------------
@@ -241,7 +244,6 @@ class DocentChain:
         decision = state["decision"]
         timings = state["timings"]
         timings["total"] = (time.perf_counter() - state["t0"]) * 1000
-        timings.setdefault("retrieve", 0.0)
         result = AnswerResult(
             question=state["question"], standalone_question=state["standalone"], answer=text, route=route,
             abstained=abstained, confidence=confidence, confidence_band=band(confidence), references=refs,

@@ -47,6 +47,7 @@ class RouteFeatures:
     answer_sim: float  # cosine(question, pair answer)
     missing_specific: float  # specificity mass of question terms absent from the pair (0..1)
     pair_missing: float  # specificity mass of pair-question terms absent from the question (0..1)
+    evidence_gap: float = 0.0  # specificity mass of pair-question terms absent from the retrieved passages
 
 
 @dataclass
@@ -66,7 +67,8 @@ WEIGHTS = {"bias": -17.0, "question_sim": 20.0, "answer_sim": 4.0, "missing_spec
 def route_score(f: RouteFeatures, weights: dict[str, float] | None = None) -> float:
     w = weights or WEIGHTS
     z = (w["bias"] + w["question_sim"] * f.question_sim + w["answer_sim"] * f.answer_sim
-         + w["missing_specific"] * f.missing_specific + w["pair_missing"] * f.pair_missing)
+         + w["missing_specific"] * f.missing_specific + w["pair_missing"] * f.pair_missing
+         + w.get("evidence_gap", 0.0) * f.evidence_gap)
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -149,16 +151,19 @@ class Router:
         self.refresh()
         return len(self._pairs)
 
-    def features(self, question: str, vector: np.ndarray, i: int) -> RouteFeatures:
+    def features(self, question: str, vector: np.ndarray, i: int, evidence: str | None = None) -> RouteFeatures:
         pair = self._pairs[i]
         return RouteFeatures(
             question_sim=float(self._q_vectors[i] @ vector),
             answer_sim=float(self._a_vectors[i] @ vector),
             missing_specific=term_gap(question, f"{pair.question} {pair.answer}", self._spec),
             pair_missing=term_gap(pair.question, question, self._spec),
+            evidence_gap=term_gap(pair.question, evidence, self._spec) if evidence is not None else 0.0,
         )
 
-    def route(self, question: str, vector: np.ndarray) -> RouteDecision:
+    def route(self, question: str, vector: np.ndarray, evidence: str | None = None) -> RouteDecision:
+        """Decide for one question. `evidence` is the text the index retrieved for the same question:
+        a pair about another feature than the question's is rarely mentioned there."""
         self.refresh()
         if not self._pairs:
             return RouteDecision("rag", 0.0, self.threshold, None, 0.0, None)
@@ -169,7 +174,7 @@ class Router:
         idx = set(np.argsort(-q_sims)[:n].tolist()) | set(np.argsort(-a_sims)[:2].tolist())
         best_i, best_score, best_feats = -1, -1.0, None
         for i in idx:
-            feats = self.features(question, vector, i)
+            feats = self.features(question, vector, i, evidence)
             score = route_score(feats)
             if score > best_score:
                 best_i, best_score, best_feats = i, score, feats

@@ -31,8 +31,7 @@ def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
     elif settings.llm_backend == "sagemaker":
         from chain.llm.sagemaker import SageMakerLLM
 
-        rag = SageMakerLLM(settings.sagemaker_rag_endpoint or "", client=sagemaker_client, region=settings.aws_region,
-                           endpoint_url=settings.sagemaker_endpoint_url)
+        rag = SageMakerLLM.from_settings(settings, "rag", client=sagemaker_client)
     elif settings.llm_backend in ("bedrock", "openai"):
         notice = (f"DOCENT_LLM_BACKEND={settings.llm_backend} is not available in this release; "
                   "answering with quotes from the documents. Use sagemaker or local.")
@@ -40,7 +39,5 @@ def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
     if settings.sagemaker_finetuned_endpoint:
         from chain.llm.sagemaker import SageMakerLLM
 
-        finetuned = SageMakerLLM(settings.sagemaker_finetuned_endpoint, client=sagemaker_client,
-                                 region=settings.aws_region, endpoint_url=settings.sagemaker_endpoint_url,
-                                 setting="DOCENT_SAGEMAKER_FINETUNED_ENDPOINT")
+        finetuned = SageMakerLLM.from_settings(settings, "finetuned", client=sagemaker_client)
     return Generators(rag, finetuned, notice)

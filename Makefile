@@ -1,0 +1,59 @@
+# Docent: `make run` starts the app on the embedded default, `make test` runs the whole suite.
+# Both set everything up on a fresh machine (virtual environment, packages, browser for e2e tests).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip --disable-pip-version-check -q
+PORT ?= 8501
+DEMO ?= assets/demo
+
+.PHONY: install install-dev system-deps run demo test test-fast lint bench clean
+
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -r requirements.txt -c constraints.txt
+	$(PIP) install --no-deps --no-build-isolation -e . -c constraints.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Debian packages the tests need: Chromium (+ emoji font) for the browser tests, Node.js for dynalite.
+system-deps:
+	@missing=""; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || missing="$$missing fonts-noto-color-emoji"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Ingest the demo knowledge base and Q&A set (unchanged files are skipped), then open the app.
+demo: install
+	$(VENV)/bin/docent ingest $(DEMO)/docs
+	$(VENV)/bin/docent qa import $(DEMO)/qa_pairs.csv
+
+run: demo
+	$(VENV)/bin/streamlit run Streamlit/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: install-dev system-deps
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+test-fast: install-dev
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not e2e and not slow"
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+bench: install-dev
+	$(PY) bench/bench_retrieval.py && $(PY) bench/bench_router.py && $(PY) bench/bench_chain.py
+
+clean:
+	rm -rf $(VENV) .cache data
