@@ -24,12 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chain.embeddings import LocalEmbeddings  # noqa: E402
-from chain.router import WEIGHTS, Router, RouteFeatures, route_score  # noqa: E402
+from chain.router import WEIGHTS, Router, route_score, selection_score  # noqa: E402
 from tests.fixtures.qa import MemoryQA  # noqa: E402
 
 FAQ = ROOT.parent / "shared" / "corpora" / "sagemaker-faq" / "faq_pairs.csv"
 DEV = ROOT / "bench" / "data" / "router_dev.jsonl"
-FEATURES = ("question_sim", "answer_sim", "missing_specific", "pair_missing")
+FEATURES = ("question_sim", "answer_sim", "missing_specific", "pair_missing", "evidence_gap", "answer_top",
+            "question_margin")
 
 
 def load():
@@ -41,21 +42,21 @@ def load():
     return pairs, items
 
 
-def candidate_rows(router: Router, items, emb):
+def candidate_rows(router: Router, items, emb, retrieve=None):
     """For each question: (candidate features, candidate pair question) for every candidate."""
-    vectors = emb.embed_documents([it["question"] for it in items])
+    vectors = emb.embed_documents([it["question"] for it in items])  # cached: same vectors as embed_query
     rows = []
     for it, vec in zip(items, vectors):
-        q_sims = router._q_vectors @ vec
-        a_sims = router._a_vectors @ vec
-        idx = set(np.argsort(-q_sims)[:router.candidates].tolist()) | set(np.argsort(-a_sims)[:2].tolist())
-        cands = [(router.features(it["question"], vec, i), router._pairs[i].question) for i in idx]
+        evidence = retrieve(it["question"], vec) if retrieve else None
+        idx, q_sims, a_sims = router.candidates_for(vec)
+        cands = [(router.features(it["question"], vec, i, evidence, q_sims, a_sims), router._pairs[i].question)
+                 for i in idx]
         rows.append((it, cands, float(q_sims.max())))
     return rows
 
 
 def decide(cands, weights, threshold):
-    best = max(cands, key=lambda c: route_score(c[0], weights))
+    best = max(cands, key=lambda c: selection_score(c[0].question_sim, c[0].answer_sim))
     score = route_score(best[0], weights)
     return ("finetuned" if score >= threshold else "rag"), best[1], score
 
@@ -76,10 +77,10 @@ def fit(rows):
 
     X, y = [], []
     for it, cands, _ in rows:
-        for feats, pair in cands:
-            X.append([getattr(feats, f) for f in FEATURES])
-            y.append(int(it["label"] == "finetuned" and pair == it["pair"]))
-    model = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced").fit(np.array(X), np.array(y))
+        feats, _pair = max(cands, key=lambda c: selection_score(c[0].question_sim, c[0].answer_sim))
+        X.append([getattr(feats, f) for f in FEATURES])
+        y.append(int(it["label"] == "finetuned"))
+    model = LogisticRegression(C=1.0, max_iter=5000).fit(np.array(X), np.array(y))
     weights = {"bias": float(model.intercept_[0])}
     weights.update({f: float(c) for f, c in zip(FEATURES, model.coef_[0])})
     return weights
@@ -88,9 +89,12 @@ def fit(rows):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fit", action="store_true", help="print weights fitted on the whole dev set")
+    ap.add_argument("--no-index", action="store_true", help="route without retrieval evidence")
     args = ap.parse_args()
     pairs, items = load()
-    emb = LocalEmbeddings()
+    from chain.embeddings import CachedEmbeddings
+
+    emb = CachedEmbeddings(LocalEmbeddings(), ROOT / "bench" / "out" / "router_cache.sqlite3")
     qa = MemoryQA()
     for q, a in pairs:
         qa.add(q, a)
@@ -98,7 +102,20 @@ def main() -> None:
     t0 = time.perf_counter()
     router.refresh()
     print(f"fine-tuning set: {len(pairs)} pairs embedded in {time.perf_counter() - t0:.1f} s")
-    rows = candidate_rows(router, items, emb)
+    retrieve = None
+    index_dir = ROOT / "bench" / "out" / "dg" / "index"
+    if (index_dir / "index.sqlite3").exists() and not args.no_index:
+        from chain.index.embedded import EmbeddedIndex
+        from chain.index.retrieval import HybridRetriever
+
+        retriever = HybridRetriever(EmbeddedIndex(index_dir), emb)
+
+        def retrieve(question, vec):
+            ps = retriever.retrieve(question, 5, vector=vec)[:3]
+            return " ".join(f"{p.parent.title} {p.parent.section} {p.parent.text}" for p in ps)
+
+        print(f"evidence from the DG index at {index_dir} ({retriever.index.stats().children} chunks)")
+    rows = candidate_rows(router, items, emb, retrieve)
     labels = np.array([it["label"] == "finetuned" for it, _, _ in rows])
     kinds = {}
     for it in items:

@@ -48,6 +48,8 @@ class RouteFeatures:
     missing_specific: float  # specificity mass of question terms absent from the pair (0..1)
     pair_missing: float  # specificity mass of pair-question terms absent from the question (0..1)
     evidence_gap: float = 0.0  # specificity mass of pair-question terms absent from the retrieved passages
+    answer_top: float = 0.0  # 1 if this pair's answer is the closest answer to the question, 0.5 if second
+    question_margin: float = 0.0  # question_sim minus the best question_sim of the other pairs
 
 
 @dataclass
@@ -68,8 +70,14 @@ def route_score(f: RouteFeatures, weights: dict[str, float] | None = None) -> fl
     w = weights or WEIGHTS
     z = (w["bias"] + w["question_sim"] * f.question_sim + w["answer_sim"] * f.answer_sim
          + w["missing_specific"] * f.missing_specific + w["pair_missing"] * f.pair_missing
-         + w.get("evidence_gap", 0.0) * f.evidence_gap)
+         + w.get("evidence_gap", 0.0) * f.evidence_gap + w.get("answer_top", 0.0) * f.answer_top
+         + w.get("question_margin", 0.0) * f.question_margin)
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def selection_score(question_sim: float, answer_sim: float) -> float:
+    """Which pair a question is closest to: its question, and (less) its answer."""
+    return float(question_sim) + 0.5 * float(answer_sim)
 
 
 def _stem(term: str) -> str:
@@ -151,15 +159,30 @@ class Router:
         self.refresh()
         return len(self._pairs)
 
-    def features(self, question: str, vector: np.ndarray, i: int, evidence: str | None = None) -> RouteFeatures:
+    def features(self, question: str, vector: np.ndarray, i: int, evidence: str | None = None,
+                 q_sims: np.ndarray | None = None, a_sims: np.ndarray | None = None) -> RouteFeatures:
         pair = self._pairs[i]
+        q_sims = self._q_vectors @ vector if q_sims is None else q_sims
+        a_sims = self._a_vectors @ vector if a_sims is None else a_sims
+        a_order = np.argsort(-a_sims)[:2].tolist()
+        others = np.delete(q_sims, i)
         return RouteFeatures(
-            question_sim=float(self._q_vectors[i] @ vector),
-            answer_sim=float(self._a_vectors[i] @ vector),
+            question_sim=float(q_sims[i]),
+            answer_sim=float(a_sims[i]),
             missing_specific=term_gap(question, f"{pair.question} {pair.answer}", self._spec),
             pair_missing=term_gap(pair.question, question, self._spec),
             evidence_gap=term_gap(pair.question, evidence, self._spec) if evidence is not None else 0.0,
+            answer_top=1.0 if a_order[0] == i else 0.5 if len(a_order) > 1 and a_order[1] == i else 0.0,
+            question_margin=float(q_sims[i] - others.max()) if len(others) else float(q_sims[i]),
         )
+
+    def candidates_for(self, vector: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """Pairs worth scoring: nearest by question and nearest by answer."""
+        q_sims = self._q_vectors @ vector
+        a_sims = self._a_vectors @ vector
+        n = min(self.candidates, len(self._pairs))
+        idx = list(dict.fromkeys(np.argsort(-q_sims)[:n].tolist() + np.argsort(-a_sims)[:2].tolist()))
+        return idx, q_sims, a_sims
 
     def route(self, question: str, vector: np.ndarray, evidence: str | None = None) -> RouteDecision:
         """Decide for one question. `evidence` is the text the index retrieved for the same question:
@@ -167,17 +190,10 @@ class Router:
         self.refresh()
         if not self._pairs:
             return RouteDecision("rag", 0.0, self.threshold, None, 0.0, None)
-        q_sims = self._q_vectors @ vector
-        a_sims = self._a_vectors @ vector
-        # Candidates: nearest by question and by answer; the best-scoring one decides.
-        n = min(self.candidates, len(self._pairs))
-        idx = set(np.argsort(-q_sims)[:n].tolist()) | set(np.argsort(-a_sims)[:2].tolist())
-        best_i, best_score, best_feats = -1, -1.0, None
-        for i in idx:
-            feats = self.features(question, vector, i, evidence)
-            score = route_score(feats)
-            if score > best_score:
-                best_i, best_score, best_feats = i, score, feats
+        idx, q_sims, a_sims = self.candidates_for(vector)
+        best_i = max(idx, key=lambda i: selection_score(q_sims[i], a_sims[i]))
+        best_feats = self.features(question, vector, best_i, evidence, q_sims, a_sims)
+        best_score = route_score(best_feats)
         route = "finetuned" if best_score >= self.threshold else "rag"
         return RouteDecision(route, best_score, self.threshold, self._pairs[best_i],
                              float(q_sims[best_i]), best_feats)
