@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     router_threshold: float | None = Field(
         None, description="Override the router's decision threshold (default measured in bench/)"
     )
-    qa_set_path: Path | None = Field(None, description="CSV loaded as the fine-tuning set on first start")
+    qa_set_path: Path | None = Field(
+        None, description="CSV/JSONL imported into the fine-tuning set when the set is empty (first start)")
 
     # --- conversations + feedback --------------------------------------------------------
     store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
@@ -118,6 +119,8 @@ class Settings(BaseSettings):
             problems.append("DOCENT_LLM_BACKEND=bedrock needs DOCENT_BEDROCK_MODEL_ID.")
         if self.llm_backend == "openai" and not (self.openai_base_url and self.openai_model):
             problems.append("DOCENT_LLM_BACKEND=openai needs DOCENT_OPENAI_BASE_URL and DOCENT_OPENAI_MODEL.")
+        if self.store_backend == "dynamodb" and not (self.aws_region or self.dynamodb_endpoint_url):
+            problems.append("DOCENT_STORE_BACKEND=dynamodb needs DOCENT_AWS_REGION (or DOCENT_DYNAMODB_ENDPOINT_URL).")
         if self.child_overlap_chars >= self.child_chunk_chars:
             problems.append("DOCENT_CHILD_OVERLAP_CHARS must be smaller than DOCENT_CHILD_CHUNK_CHARS.")
         if self.parent_chunk_chars < self.child_chunk_chars:

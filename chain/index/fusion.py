@@ -35,7 +35,7 @@ class FusionWeights:
     dense: float = 1.0
     rrf_k: int = RRF_K
     second_child: float = 0.35  # share of a parent's second-best child added to its score
-    same_source: float = 0.15  # share of the best sibling parent's score (same page) added
+    same_source: float = 0.0  # share of the best sibling parent's score (same page) added (measured: hurts)
 
 
 def fuse_children(lexical: list[ChildHit], dense: list[ChildHit], w: FusionWeights) -> dict[str, float]:

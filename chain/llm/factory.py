@@ -33,8 +33,19 @@ def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
 
         rag = SageMakerLLM.from_settings(settings, "rag", client=sagemaker_client)
     elif settings.llm_backend in ("bedrock", "openai"):
-        notice = (f"DOCENT_LLM_BACKEND={settings.llm_backend} is not available in this release; "
-                  "answering with quotes from the documents. Use sagemaker or local.")
+        # Generation settings (DOCENT_TEMPERATURE, DOCENT_MAX_NEW_TOKENS) travel per call as GenerationParams.
+        try:
+            if settings.llm_backend == "bedrock":
+                from chain.llm.bedrock import BedrockLLM
+
+                rag = BedrockLLM.from_settings(settings)
+            else:
+                from chain.llm.openai_compat import OpenAICompatLLM
+
+                rag = OpenAICompatLLM.from_settings(settings)
+        except LLMError as exc:
+            notice = (f"The {settings.llm_backend} model could not be set up ({exc}) "
+                      "Docent is answering with quotes from the documents instead.")
     finetuned: LLM | None = None
     if settings.sagemaker_finetuned_endpoint:
         from chain.llm.sagemaker import SageMakerLLM

@@ -139,3 +139,24 @@ def test_control_characters_are_stripped():
 
 def test_cited_passages_ignores_out_of_range_numbers():
     assert cited_passages("a [2] b [9] c [1][2]", 3) == [1, 0]
+
+
+def test_qa_set_path_seeds_an_empty_set_once(tmp_path):
+    from chain.service import seed_qa_set
+    from config.settings import Settings
+    from feedback.store import open_store
+
+    csv_path = tmp_path / "pairs.csv"
+    csv_path.write_text("instruction,response\nWhere is the canteen?,Building C.\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "d", qa_set_path=csv_path)
+    store = open_store(settings)
+    assert seed_qa_set(settings, store) == 1
+    assert seed_qa_set(settings, store) == 0
+    assert [p.answer for p in store.list_qa_pairs()] == ["Building C."]
+
+
+def test_dynamodb_without_region_is_refused_with_the_fix():
+    from config.settings import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="DOCENT_AWS_REGION"):
+        load_settings(store_backend="dynamodb")
