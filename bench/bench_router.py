@@ -30,7 +30,7 @@ from tests.fixtures.qa import MemoryQA  # noqa: E402
 FAQ = ROOT.parent / "shared" / "corpora" / "sagemaker-faq" / "faq_pairs.csv"
 DEV = ROOT / "bench" / "data" / "router_dev.jsonl"
 FEATURES = ("question_sim", "answer_sim", "missing_specific", "pair_missing", "evidence_gap", "answer_top",
-            "question_margin")
+            "question_margin", "evidence_answer_sim")
 
 
 def load():
@@ -47,9 +47,9 @@ def candidate_rows(router: Router, items, emb, retrieve=None):
     vectors = emb.embed_documents([it["question"] for it in items])  # cached: same vectors as embed_query
     rows = []
     for it, vec in zip(items, vectors):
-        evidence = retrieve(it["question"], vec) if retrieve else None
+        evidence, ev_vecs = retrieve(it["question"], vec) if retrieve else (None, None)
         idx, q_sims, a_sims = router.candidates_for(vec)
-        cands = [(router.features(it["question"], vec, i, evidence, q_sims, a_sims), router._pairs[i].question)
+        cands = [(router.features(it["question"], vec, i, evidence, q_sims, a_sims, ev_vecs), router._pairs[i].question)
                  for i in idx]
         rows.append((it, cands, float(q_sims.max())))
     return rows
@@ -112,7 +112,10 @@ def main() -> None:
 
         def retrieve(question, vec):
             ps = retriever.retrieve(question, 5, vector=vec)[:3]
-            return " ".join(f"{p.parent.title} {p.parent.section} {p.parent.text}" for p in ps)
+            ids = [p.matched_children[0].id for p in ps if p.matched_children]
+            vecs = retriever.index.child_vectors(ids)
+            text = " ".join(f"{p.parent.title} {p.parent.section} {p.parent.text}" for p in ps)
+            return text, np.stack([vecs[i] for i in ids if i in vecs]) if vecs else None
 
         print(f"evidence from the DG index at {index_dir} ({retriever.index.stats().children} chunks)")
     rows = candidate_rows(router, items, emb, retrieve)

@@ -22,11 +22,29 @@ from chain.index.retrieval import Passage
 from chain.index.text import query_terms, tokens
 
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
+_BLOCK_START = re.compile(r"^\s*([-*+•]|\d+[.)]|\||#|>|```)")
 CHARS_PER_TOKEN = 4  # budgets are in tokens; ~4 characters a token for English with BPE tokenizers
 
 
+def _unwrap(text: str) -> str:
+    """Join hard-wrapped lines of a paragraph; keep list items, table rows and headings apart."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if out and line.strip() and out[-1].strip() and not _BLOCK_START.match(line) \
+                and not _BLOCK_START.match(out[-1]) and not out[-1].rstrip().endswith((":", "|")):
+            out[-1] = out[-1].rstrip() + " " + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SPLIT.split(text) if s and s.strip()]
+    r"""Sentences, list items and table rows of a passage (hard-wrapped lines joined first).
+
+    >>> sentences("Book two weeks ahead for leave\nlonger than five days. Ask HR.\n- item one\n- item two")
+    ['Book two weeks ahead for leave longer than five days.', 'Ask HR.', '- item one', '- item two']
+    """
+    return [s.strip() for s in _SPLIT.split(_unwrap(text)) if s and s.strip()]
 
 
 def _matches(term: str, toks: set[str]) -> bool:

@@ -49,6 +49,7 @@ class RouteFeatures:
     pair_missing: float  # specificity mass of pair-question terms absent from the question (0..1)
     evidence_gap: float = 0.0  # specificity mass of pair-question terms absent from the retrieved passages
     answer_top: float = 0.0  # 1 if this pair's answer is the closest answer to the question, 0.5 if second
+    evidence_answer_sim: float = 0.0  # best cosine between the pair's answer and the retrieved chunks
     question_margin: float = 0.0  # question_sim minus the best question_sim of the other pairs
 
 
@@ -71,7 +72,8 @@ def route_score(f: RouteFeatures, weights: dict[str, float] | None = None) -> fl
     z = (w["bias"] + w["question_sim"] * f.question_sim + w["answer_sim"] * f.answer_sim
          + w["missing_specific"] * f.missing_specific + w["pair_missing"] * f.pair_missing
          + w.get("evidence_gap", 0.0) * f.evidence_gap + w.get("answer_top", 0.0) * f.answer_top
-         + w.get("question_margin", 0.0) * f.question_margin)
+         + w.get("question_margin", 0.0) * f.question_margin
+         + w.get("evidence_answer_sim", 0.0) * f.evidence_answer_sim)
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -104,8 +106,11 @@ class TermSpecificity:
         return math.log(1 + self.n / (1 + self.df.get(_stem(term), 0)))
 
     def weight(self, term: str) -> float:
-        """Specificity in (0, 1]."""
-        return self.idf(term) / self.max_idf
+        """Specificity in (0, 1]; everyday words (see chain.evidence.common_words) count less."""
+        from chain.evidence import COMMON_WORD_WEIGHT, common_words
+
+        prior = COMMON_WORD_WEIGHT if term in common_words() else 1.0
+        return prior * self.idf(term) / self.max_idf
 
 
 def term_gap(question: str, pair_text: str, spec: TermSpecificity) -> float:
@@ -160,7 +165,8 @@ class Router:
         return len(self._pairs)
 
     def features(self, question: str, vector: np.ndarray, i: int, evidence: str | None = None,
-                 q_sims: np.ndarray | None = None, a_sims: np.ndarray | None = None) -> RouteFeatures:
+                 q_sims: np.ndarray | None = None, a_sims: np.ndarray | None = None,
+                 evidence_vectors: np.ndarray | None = None) -> RouteFeatures:
         pair = self._pairs[i]
         q_sims = self._q_vectors @ vector if q_sims is None else q_sims
         a_sims = self._a_vectors @ vector if a_sims is None else a_sims
@@ -174,6 +180,8 @@ class Router:
             evidence_gap=term_gap(pair.question, evidence, self._spec) if evidence is not None else 0.0,
             answer_top=1.0 if a_order[0] == i else 0.5 if len(a_order) > 1 and a_order[1] == i else 0.0,
             question_margin=float(q_sims[i] - others.max()) if len(others) else float(q_sims[i]),
+            evidence_answer_sim=float((evidence_vectors @ self._a_vectors[i]).max())
+            if evidence_vectors is not None and len(evidence_vectors) else 0.0,
         )
 
     def candidates_for(self, vector: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
@@ -184,7 +192,8 @@ class Router:
         idx = list(dict.fromkeys(np.argsort(-q_sims)[:n].tolist() + np.argsort(-a_sims)[:2].tolist()))
         return idx, q_sims, a_sims
 
-    def route(self, question: str, vector: np.ndarray, evidence: str | None = None) -> RouteDecision:
+    def route(self, question: str, vector: np.ndarray, evidence: str | None = None,
+              evidence_vectors: np.ndarray | None = None) -> RouteDecision:
         """Decide for one question. `evidence` is the text the index retrieved for the same question:
         a pair about another feature than the question's is rarely mentioned there."""
         self.refresh()
@@ -192,7 +201,7 @@ class Router:
             return RouteDecision("rag", 0.0, self.threshold, None, 0.0, None)
         idx, q_sims, a_sims = self.candidates_for(vector)
         best_i = max(idx, key=lambda i: selection_score(q_sims[i], a_sims[i]))
-        best_feats = self.features(question, vector, best_i, evidence, q_sims, a_sims)
+        best_feats = self.features(question, vector, best_i, evidence, q_sims, a_sims, evidence_vectors)
         best_score = route_score(best_feats)
         route = "finetuned" if best_score >= self.threshold else "rag"
         return RouteDecision(route, best_score, self.threshold, self._pairs[best_i],

@@ -371,6 +371,16 @@ class EmbeddedIndex:
                 out[r["id"]] = Child(**dict(r))
         return out
 
+    def child_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of the given children (used as retrieval evidence by the router)."""
+        out: dict[str, np.ndarray] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            rows = self._db().execute(
+                f"SELECT id, vector FROM children WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            for r in rows:
+                out[r[0]] = np.frombuffer(r[1], dtype=np.float32)
+        return out
+
     def parent_children(self, parent_ids: Sequence[str]) -> dict[str, list[Child]]:
         """All children of the given parents, in order (used for contextual compression)."""
         out: dict[str, list[Child]] = {}
