@@ -126,7 +126,7 @@ def main() -> None:
     print(f"dev set: {len(items)} questions {kinds}")
 
     sims = np.array([s for _, _, s in rows])
-    best = max(((float(np.mean((sims >= t) == labels)), t) for t in np.arange(0.3, 1.0, 0.01)))
+    best = max((float(np.mean((sims >= t) == labels)), t) for t in np.arange(0.3, 1.0, 0.01))
     print(f"baseline nearest-question similarity: best accuracy {best[0]:.3f} at threshold {best[1]:.2f}")
 
     acc, pair_acc = accuracy(rows, WEIGHTS, router.threshold)
@@ -150,7 +150,7 @@ def main() -> None:
         print("fitted weights:", json.dumps({k: round(v, 2) for k, v in fit(rows).items()}))
     errors = [(it, decide(c, WEIGHTS, router.threshold)) for it, c, _ in rows]
     errors = [(it, d) for it, d in errors if d[0] != it["label"]]
-    for it, (route, pair, score) in errors[:25]:
+    for it, (_route, pair, score) in errors[:25]:
         print(f"  MISS {it['kind']:16s} want {it['label']:9s} score {score:.2f} q={it['question']!r} nearest={pair!r}")
 
 
