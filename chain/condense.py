@@ -15,7 +15,7 @@ autoscaling for an endpoint?" becomes "what about the limits for it? (configure 
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from chain.index.text import query_terms
 

@@ -17,7 +17,7 @@ An abstention reports the same number capped at 0.25: the documents do not answe
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from chain.evidence import EvidenceFeatures
 from chain.index.retrieval import Passage

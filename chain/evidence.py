@@ -16,9 +16,9 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
 
 from chain.index.retrieval import Passage
 from chain.index.text import query_terms, tokens

@@ -6,9 +6,9 @@ from chain.embeddings import CachedEmbeddings, make_embedder
 from chain.index.factory import open_index
 from chain.index.retrieval import HybridRetriever
 from chain.llm.factory import build_generators
+from chain.llm.protocol import GenerationParams
 from chain.pipeline import ChainOptions, DocentChain
 from chain.router import Router
-from chain.llm.protocol import GenerationParams
 from config.settings import Settings
 
 

@@ -10,8 +10,8 @@ between users (the seed kept one global memory for everyone).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from chain.pipeline import DocentChain
 from chain.types import AnswerResult, ChainEvent
@@ -22,7 +22,7 @@ def turn_from_result(result: AnswerResult, session_id: str, user: str, turn_id: 
 
     return Turn(
         turn_id=turn_id or uuid.uuid4().hex, session_id=session_id, user=user,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         question=result.question, answer=result.answer, standalone_question=result.standalone_question,
         route=result.route, abstained=result.abstained, confidence=result.confidence,
         matched_question=result.matched_question,

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     role_admins: str = ""
 
     @model_validator(mode="after")
-    def _check_combinations(self) -> "Settings":
+    def _check_combinations(self) -> Settings:
         problems: list[str] = []
         if self.index_backend == "opensearch" and not self.opensearch_url:
             problems.append("DOCENT_INDEX_BACKEND=opensearch needs DOCENT_OPENSEARCH_URL (the domain endpoint).")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
 
 import typer
 
@@ -15,7 +14,7 @@ def _settings():
 
 
 def ingest(
-    paths: List[Path] = typer.Argument(..., help="Files or folders to index (folders are walked recursively)."),
+    paths: list[Path] = typer.Argument(..., help="Files or folders to index (folders are walked recursively)."),
     delete_missing: bool = typer.Option(
         False, "--delete-missing", help="Remove indexed sources that are no longer under the given paths."),
     base_url: str = typer.Option(

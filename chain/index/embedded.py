@@ -18,9 +18,9 @@ import os
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -63,7 +63,7 @@ COMPACT_DEAD_FRACTION = 0.25
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _fts_query(query: str) -> str | None:
@@ -112,7 +112,7 @@ class EmbeddedIndex:
         def __exit__(self, exc_type, exc, tb) -> None:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
-    def _tx(self) -> "EmbeddedIndex._Tx":
+    def _tx(self) -> EmbeddedIndex._Tx:
         return self._Tx(self._db())
 
     def _meta(self, key: str) -> str | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from config.settings import Settings
 from chain.index.protocol import KnowledgeIndex
+from config.settings import Settings
 
 
 def open_index(settings: Settings) -> KnowledgeIndex:

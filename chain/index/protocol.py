@@ -6,8 +6,9 @@ Parents are the sections the answer step reads; children are the small chunks th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 
 @dataclass

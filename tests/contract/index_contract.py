@@ -5,7 +5,6 @@ A subclass provides the `index` fixture (an empty index) and may set `supports_r
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from chain.index.protocol import Child, EmbeddingModelMismatch, Parent, SourceRecord

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from chain.index.embedded import EmbeddedIndex
-from tests.contract.index_contract import EMB, CORPUS, KnowledgeIndexContract, make_source
+from tests.contract.index_contract import CORPUS, EMB, KnowledgeIndexContract, make_source
 
 
 class TestEmbeddedIndex(KnowledgeIndexContract):

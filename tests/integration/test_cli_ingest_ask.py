@@ -9,7 +9,13 @@ from typer.testing import CliRunner
 
 from ingest.cli import _register_all, app
 from tests.fixtures.documents import (
-    PDF_PAGE_SENTENCES, build_corrupt, build_empty, build_encrypted_pdf, build_sample_corpus, staff_row)
+    PDF_PAGE_SENTENCES,
+    build_corrupt,
+    build_empty,
+    build_encrypted_pdf,
+    build_sample_corpus,
+    staff_row,
+)
 
 _register_all()
 runner = CliRunner()
