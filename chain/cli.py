@@ -117,17 +117,19 @@ def qa_import(
 ) -> None:
     """Load Q&A pairs into the fine-tuning set; the router uses them at once."""
     from feedback.records import QAPair
-    from finetune.dataset import load_pairs
+    from finetune.dataset import load_pairs, validate_pairs
 
     pairs, report = load_pairs(path)
+    report = report.merge(validate_pairs(pairs, source=str(path))) if pairs else report
+    usable = [p for p in pairs if p.instruction.strip() and p.response.strip()]
     settings, store = _open()
-    if report.errors and not pairs:
-        typer.secho(report.render(), fg=typer.colors.RED, err=True)
+    if not usable:
+        typer.secho(report.render() or f"{path}: no Q&A pairs found.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    if report.render().strip() and (report.errors or report.warnings):
+    if report.errors or report.warnings:
         typer.secho(report.render(), fg=typer.colors.YELLOW, err=True)
     records = [QAPair.new(p.instruction, p.response, context=p.context, images=list(p.images), origin="import")
-               for p in pairs]
+               for p in usable]
     result = store.add_qa_pairs(records)
     typer.echo(f"{path}: {result.message}")
     for q in result.duplicate_questions[:20]:

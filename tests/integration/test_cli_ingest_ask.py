@@ -112,7 +112,7 @@ def test_qa_import_routes_paraphrases_to_the_pair(corpus, tmp_path):
         ",missing question\n", encoding="utf-8")
     out = run("qa", "import", str(csv_path))
     assert "1 added" in out.output
-    assert "line 3" in out.output and "line 4" in out.output
+    assert "pairs.csv:3: duplicate question" in out.output and "pairs.csv:4: empty question" in out.output
     listing = run("qa", "list")
     assert "1 pairs" in listing.output and "request a new laptop" in listing.output
     data = json.loads(run("ask", "how can I request a new laptop", "--json").raw)

@@ -1,0 +1,251 @@
+"""What the pages do, as small functions over the backend objects (no Streamlit here, so tests and
+the bench call exactly what the UI calls).
+
+>>> # save_thumbs(store, turn_id, user="ana@corp.com", thumbs=-1).message
+>>> # 'Saved.'
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from feedback.records import LIKERT_LABELS, Feedback, QAPair, Turn
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MIME = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+    "jsonl": "application/jsonl",
+}
+
+
+# --- chat -----------------------------------------------------------------------------------------
+
+
+def valid_session_id(value: str | None) -> bool:
+    return bool(value) and bool(SESSION_ID.match(value))
+
+
+def safe_link(url: str | None) -> str | None:
+    """Only http(s) links are rendered as links; anything else (file:, javascript:, data:) is not."""
+    if not url:
+        return None
+    parsed = urlparse(str(url).strip())
+    if parsed.scheme in ("http", "https") and parsed.netloc:
+        return str(url).strip()
+    return None
+
+
+def md_text(text: str) -> str:
+    """Escape Markdown so document titles and paths render literally inside a link label or line."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~$])", r"\\\1", str(text))
+
+
+def reference_line(ref: dict[str, Any]) -> str:
+    """'[Title — section Setup](https://…)' or 'Title — page 2 (`hr/leave.pdf`)' as safe Markdown."""
+    label = str(ref.get("title") or ref.get("source") or "source")
+    if ref.get("locator"):
+        label += f" — {ref['locator']}"
+    link = safe_link(ref.get("url"))
+    if link:
+        return f"[{md_text(label)}](<{link.replace('>', '%3E').replace(' ', '%20')}>)"
+    source = str(ref.get("source") or "")
+    if source.startswith("qa:"):
+        return md_text(label)
+    return f"{md_text(label)} ({md_text(source)})" if source else md_text(label)
+
+
+BAND_COLOURS = {"high": "green", "medium": "orange", "low": "red"}
+
+
+def confidence_label(confidence: float, band_name: str) -> tuple[str, str]:
+    """('High confidence · 82%', 'green')."""
+    return f"{band_name.capitalize()} confidence · {round(confidence * 100)}%", BAND_COLOURS.get(band_name, "gray")
+
+
+ROUTE_LABELS = {"finetuned": "Answered from the Q&A set", "rag": "Answered from the documents"}
+
+
+def save_thumbs(store, turn_id: str, user: str, thumbs: int):
+    """Quick rating: +1 / -1 as Feedback kind 'thumbs'; saving again replaces the user's earlier one."""
+    return store.save_feedback(Feedback.new(turn_id=turn_id, reviewer=user, kind="thumbs", thumbs=thumbs))
+
+
+def thumbs_widget_value(feedback: Sequence[Feedback], user: str) -> int | None:
+    """The st.feedback value (1 up, 0 down) of the user's existing thumbs, if any."""
+    for f in feedback:
+        if f.reviewer == user and f.kind == "thumbs" and f.thumbs is not None:
+            return 1 if f.thumbs == 1 else 0
+    return None
+
+
+@dataclass
+class ReviewOutcome:
+    """What saving a review did: the store's message, and the Q&A set's when a correction was approved."""
+
+    saved: str
+    qa: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+def save_review(store, turn: Turn, reviewer: str, *, severity: str | None = None, likert: int | None = None,
+                corrected_answer: str | None = None, comment: str | None = None, approved: bool = False,
+                thumbs: int | None = None) -> ReviewOutcome:
+    """Save a full review; when approved, the corrected answer becomes a Q&A pair (replacing an older one).
+
+    The router reloads the set when qa_version changes, so the next question already uses it.
+    """
+    corrected = (corrected_answer or "").strip() or None
+    feedback = Feedback.new(turn_id=turn.turn_id, reviewer=reviewer, kind="review", thumbs=thumbs,
+                            severity=severity or None, likert=likert, corrected_answer=corrected,
+                            comment=(comment or "").strip() or None, approved=approved)
+    outcome = ReviewOutcome(saved=store.save_feedback(feedback).message)
+    outcome.messages.append(f"Review saved: {outcome.saved}")
+    if approved:
+        question = turn.standalone_question or turn.question
+        pair = QAPair.new(question, corrected, origin="correction", source_turn_id=turn.turn_id)
+        same = next((p for p in store.list_qa_pairs() if p.pair_id == pair.pair_id), None)
+        if same is not None and same.answer.strip() == corrected:
+            outcome.qa = "This question already has exactly this answer in the Q&A set; nothing changed."
+            outcome.messages.append(outcome.qa)
+            return outcome
+        result = store.add_qa_pairs([pair], replace=True)
+        if result.replaced:
+            outcome.qa = "The correction replaced the earlier answer to this question in the Q&A set."
+        elif result.added:
+            outcome.qa = "The correction was added to the Q&A set; Docent uses it from the next question on."
+        else:
+            outcome.qa = "The Q&A set did not change."
+        outcome.messages.append(outcome.qa)
+    return outcome
+
+
+def likert_text(value: int) -> str:
+    return f"{value} · {LIKERT_LABELS[value]}"
+
+
+# --- analytics + exports ----------------------------------------------------------------------
+
+
+def feedback_frame(store, since=None, until=None):
+    """One row per feedback joined with its turn (feedback/export.py shapes it)."""
+    from feedback.export import feedback_rows, to_frame
+
+    feedback = store.list_feedback(since, until)
+    turns = {t.turn_id: t for t in store.list_turns(until=until)}  # one read instead of one per feedback
+    for turn_id in {f.turn_id for f in feedback} - turns.keys():
+        turn = store.get_turn(turn_id)
+        if turn is not None:
+            turns[turn_id] = turn
+    return to_frame(feedback_rows(feedback, turns), "feedback")
+
+
+def filter_feedback(frame, route: str | None = None, rating: str | None = None, severity: str | None = None,
+                    reviewer: str | None = None):
+    """Narrow the feedback frame; rating is 'thumbs up', 'thumbs down' or 'reviewed'."""
+    if frame.empty:
+        return frame
+    mask = frame["turn_id"].notna()
+    if route:
+        mask &= frame["route"] == route
+    if severity:
+        mask &= frame["severity"] == severity
+    if reviewer:
+        mask &= frame["reviewer"] == reviewer
+    if rating == "thumbs up":
+        mask &= frame["thumbs"] == 1
+    elif rating == "thumbs down":
+        mask &= frame["thumbs"] == -1
+    elif rating == "reviewed":
+        mask &= frame["kind"] == "review"
+    return frame[mask]
+
+
+def export_bytes(store, what: str, fmt: str, since=None, until=None) -> bytes:
+    """The export as bytes for st.download_button (written by feedback.export.write_frame)."""
+    from feedback.export import collect, write_frame
+
+    frame = collect(store, what, since, until)
+    with tempfile.TemporaryDirectory(prefix="docent-export-") as tmp:
+        out = write_frame(frame, fmt, Path(tmp) / f"export.{fmt}")
+        return out.read_bytes()
+
+
+def export_name(what: str, fmt: str, since=None, until=None) -> str:
+    span = f"-{since}" if since else ""
+    span += f"-to-{until}" if until else ""
+    return f"docent-{what}{span}.{fmt}"
+
+
+# --- knowledge ----------------------------------------------------------------------------------
+
+
+def safe_filename(name: str) -> str:
+    """An uploaded file's name without folders or odd characters ('../../x.md' -> 'x.md')."""
+    base = Path(str(name).replace("\\", "/")).name
+    cleaned = SAFE_NAME.sub("_", base).strip(" .")
+    if not cleaned:
+        raise ValueError(f"the file name {name!r} has no usable characters; rename the file and upload it again.")
+    return cleaned
+
+
+def save_uploads(files: Sequence[Any], upload_dir: Path) -> list[Path]:
+    """Write uploaded files (objects with .name and .getvalue()) under upload_dir; returns their paths."""
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for item in files:
+        path = upload_dir / safe_filename(item.name)
+        path.write_bytes(item.getvalue())
+        saved.append(path)
+    return saved
+
+
+def ingest_uploads(settings, index, embedder, upload_dir: Path, base_url: str | None = None):
+    """Sync the upload folder into the index; unchanged files are skipped. Returns the SyncSummary."""
+    from ingest.sync import SyncOptions, sync_paths
+
+    options = SyncOptions(child_chars=settings.child_chunk_chars, overlap=settings.child_overlap_chars,
+                          parent_chars=settings.parent_chunk_chars, base_url=(base_url or "").strip() or None)
+    return sync_paths([upload_dir], index, embedder, options)
+
+
+def delete_source(index, source: str) -> None:
+    index.delete_source(source)
+    flush = getattr(index, "flush", None)
+    if flush:
+        flush()
+
+
+def import_qa_file(store, path: Path):
+    """Load a CSV/JSONL Q&A set into the store. Returns (QAAddResult | None, problems as text).
+
+    Rows with an empty question or answer are reported (with their line) and left out; the rest is added.
+    """
+    from finetune.dataset import load_pairs, validate_pairs
+
+    pairs, report = load_pairs(path)
+    if pairs:
+        report = report.merge(validate_pairs(pairs, source=str(path)))
+    report.source = path.name
+    text = report.render().strip() if report.problems else ""
+    complete = [p for p in pairs if p.instruction.strip() and p.response.strip()]
+    if not complete:
+        return None, text or f"{path.name}: no pairs found; the file needs 'instruction' and 'response' columns."
+    records = [QAPair.new(p.instruction, p.response, context=p.context, images=list(p.images), origin="import")
+               for p in complete]
+    return store.add_qa_pairs(records), text
+
+
+def flush_outbox(store) -> None:
+    """Deliver writes a remote store could not take earlier (OutboxStore); other stores have no outbox."""
+    flush = getattr(store, "flush", None)
+    if callable(flush):
+        flush()

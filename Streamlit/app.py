@@ -1,0 +1,72 @@
+"""Docent's web app: `streamlit run Streamlit/app.py` (or `make run`).
+
+A thin shell: identity and roles (config/roles.py), role-aware navigation, the shared sidebar.
+Each page lives in views/ and calls chain/ and feedback/ through actions.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # pages import actions, resources, ui from here
+    sys.path.insert(0, str(HERE))
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+import ui  # noqa: E402
+from resources import get_chain, get_settings, get_store  # noqa: E402
+
+from config.roles import can_view  # noqa: E402
+
+ASSETS = ROOT / "assets"
+
+st.set_page_config(page_title="Docent", page_icon=str(ASSETS / "logo.svg"), layout="wide")
+css = ASSETS / "style.css"
+if css.is_file():
+    # our own stylesheet (trusted, from the repo); never model or document text
+    st.html(f"<style>{css.read_text(encoding='utf-8')}</style>")
+st.logo(str(ASSETS / "logo.svg"), size="large")
+
+identity = ui.identity_or_stop()
+
+PAGES = {
+    "chat": st.Page(str(HERE / "views" / "chat.py"), title="Chat", icon=":material/chat:", url_path="chat",
+                    default=True),
+    "review": st.Page(str(HERE / "views" / "review.py"), title="Review", icon=":material/rate_review:",
+                      url_path="review"),
+    "analytics": st.Page(str(HERE / "views" / "analytics.py"), title="Analytics", icon=":material/monitoring:",
+                         url_path="analytics"),
+    "knowledge": st.Page(str(HERE / "views" / "knowledge.py"), title="Knowledge", icon=":material/library_books:",
+                         url_path="knowledge"),
+}
+page = st.navigation([p for name, p in PAGES.items() if can_view(identity, name)])
+
+with st.sidebar:
+    st.markdown(f"**{identity.user}**")
+    st.caption("Roles: " + ", ".join(identity.sorted_roles))
+    if identity.source == "local":
+        st.caption(ui.LOCAL_NOTICE)
+    if st.button("New chat", icon=":material/add_comment:", width="stretch"):
+        ui.new_chat()
+        st.switch_page(PAGES["chat"])
+    if identity.source == "oidc" and st.button("Sign out", width="stretch"):
+        st.logout()
+    with st.expander("Backend", expanded=False):
+        with ui.guarded("Reading the backend settings"):
+            s = get_settings()
+            st.caption(f"Index: {s.index_backend} · Embeddings: {s.embeddings_backend} · "
+                       f"Answers: {s.llm_backend} · Store: {s.store_backend}")
+
+try:
+    get_store()
+    with st.spinner("Loading Docent's models (first start only)…"):
+        get_chain()
+except Exception as exc:  # noqa: BLE001 - a page without its backend would only fail again
+    ui.show_error("Starting Docent", exc, "Check the settings and the logs, then reload the page.")
+    st.stop()
+
+page.run()

@@ -1,0 +1,115 @@
+"""Streamlit glue every page shares: who is signed in, page guards, errors for people, the chat id."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import resources
+import streamlit as st
+from actions import valid_session_id
+
+from config.roles import PAGE_ROLES, Identity, IdentityError, RoleSpecs, can_view, resolve_identity
+
+log = logging.getLogger("docent.app")
+LOCAL_NOTICE = "Running as the local user with every role (embedded default)"
+PAGE_TITLES = {"chat": "Chat", "review": "Review", "analytics": "Analytics", "knowledge": "Knowledge"}
+
+
+def show_error(what: str, exc: BaseException, todo: str = "") -> None:
+    """One short message: what failed, the backend's reason, what to do. Never a traceback."""
+    log.warning("%s failed: %s", what, exc, exc_info=exc)
+    reason = str(exc).strip() or type(exc).__name__
+    if len(reason) > 600:
+        reason = reason[:600] + "…"
+    st.error(f"**{what} failed.** {reason}" + (f" {todo}" if todo else ""), icon="⚠️")
+
+
+@contextmanager
+def guarded(what: str, todo: str = "Try again; if it keeps failing, tell your Docent administrator.") -> Iterator[None]:
+    """`with guarded("Loading the review queue"): ...` shows a short st.error instead of a traceback."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - the UI must never show a traceback
+        if type(exc).__name__ in ("StopException", "RerunException"):
+            raise
+        show_error(what, exc, todo)
+
+
+def _oidc_user() -> dict | None:
+    try:
+        user = st.user
+        return {key: user.get(key) for key in ("is_logged_in", "email", "preferred_username", "sub")}
+    except Exception:  # noqa: BLE001 - no auth configured in secrets.toml
+        return None
+
+
+def request_headers() -> dict[str, str]:
+    """This browser session's HTTP headers (set by the trusted reverse proxy in auth_mode=header)."""
+    return dict(st.context.headers or {})
+
+
+def current_identity() -> Identity | None:
+    """The signed-in person (None = must sign in first). Raises IdentityError when none can be had."""
+    settings = resources.get_settings()  # looked up per call: tests swap the factory
+    specs = RoleSpecs.from_settings(settings)
+    headers = request_headers() if settings.auth_mode == "header" else None
+    oidc = _oidc_user() if settings.auth_mode == "oidc" else None
+    return resolve_identity(settings.auth_mode, specs, oidc_user=oidc, headers=headers,
+                            header_name=settings.auth_header)
+
+
+def identity_or_stop() -> Identity:
+    """The identity, or a sign-in screen / error and st.stop()."""
+    try:
+        identity = current_identity()
+    except IdentityError as exc:
+        st.error(str(exc), icon="🔒")
+        st.stop()
+    except Exception as exc:  # noqa: BLE001 - bad settings and the like
+        show_error("Checking who you are", exc, "Fix the setting named above and restart Docent.")
+        st.stop()
+    if identity is None:
+        st.title("Docent")
+        st.write("Sign in with your company account to ask questions.")
+        if st.button("Sign in", type="primary"):
+            try:
+                st.login()
+            except Exception as exc:  # noqa: BLE001 - e.g. no [auth] section in .streamlit/secrets.toml
+                if type(exc).__name__ in ("StopException", "RerunException"):
+                    raise
+                show_error("Signing in", exc, "Ask your administrator to configure [auth] in "
+                           ".streamlit/secrets.toml (DOCENT_AUTH_MODE=oidc).")
+        st.stop()
+    return identity
+
+
+def require(page: str) -> Identity:
+    """Top of every page: refuse direct access (e.g. by URL) to a page the role may not use."""
+    identity = identity_or_stop()
+    if not can_view(identity, page):
+        st.error(f"The {PAGE_TITLES.get(page, page)} page is for the {PAGE_ROLES.get(page, '?')} role; "
+                 f"you are signed in as {identity.user} ({', '.join(identity.sorted_roles)}). "
+                 "Ask your Docent administrator for access.", icon="🔒")
+        st.stop()
+    return identity
+
+
+def session_id() -> str:
+    """This conversation's id, kept in the URL (?s=...) so a reload shows the same chat."""
+    current = st.query_params.get("s")
+    if not valid_session_id(current):
+        # back from another page (navigation drops the query string): the same tab keeps its chat
+        remembered = st.session_state.get("chat_session")
+        current = remembered if valid_session_id(remembered) else uuid.uuid4().hex
+        st.query_params["s"] = current
+    st.session_state["chat_session"] = current
+    return current
+
+
+def new_chat() -> None:
+    st.session_state["chat_session"] = st.query_params["s"] = uuid.uuid4().hex
+    for key in [k for k in st.session_state if str(k).startswith(("thumbs_", "more_"))]:
+        del st.session_state[key]

@@ -1,0 +1,99 @@
+"""Knowledge (admins): upload and index documents, see and prune the index, manage the Q&A set."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+import ui
+from actions import delete_source, import_qa_file, ingest_uploads, safe_filename, save_uploads
+from resources import get_embedder, get_index, get_settings, get_store
+
+from ingest.converters import SUPPORTED_SUFFIXES
+
+identity = ui.require("knowledge")
+settings = get_settings()
+store = get_store()
+upload_dir = settings.data_dir / "uploads"
+
+st.title("Knowledge base")
+docs_tab, index_tab, qa_tab = st.tabs(["Add documents", "Index", "Q&A set"])
+
+with docs_tab:
+    st.caption("Markdown, text, HTML, PDF, Word, Excel and CSV. Files are kept under the data folder's "
+               "uploads/ and re-indexed only when they change.")
+    with st.form("upload", clear_on_submit=True):
+        files = st.file_uploader("Documents", type=[s.lstrip(".") for s in sorted(SUPPORTED_SUFFIXES)],
+                                 accept_multiple_files=True, key="kb_files")
+        base_url = st.text_input("Published at (optional)", placeholder="https://wiki.corp/docs",
+                                 help="Where these files can be read online: references link there.", key="kb_base_url")
+        submitted = st.form_submit_button("Upload and index", type="primary")
+    if submitted:
+        if not files:
+            st.warning("Choose at least one file first.")
+        else:
+            with ui.guarded("Indexing the uploaded files", "Check the files and try again."):
+                saved = save_uploads(files, upload_dir)
+                with st.spinner(f"Indexing {len(saved)} file(s)…"):
+                    summary = ingest_uploads(settings, get_index(), get_embedder(), upload_dir, base_url)
+                st.success(f"Indexed: {summary.describe()}.")
+                for item in summary.skipped:
+                    st.warning(f"Skipped {item.source}: {item.reason}")
+
+with index_tab:
+    with ui.guarded("Reading the index status"):
+        index = get_index()
+        stats = index.stats()
+        m = st.columns(4)
+        m[0].metric("Documents", stats.sources)
+        m[1].metric("Sections", stats.parents)
+        m[2].metric("Chunks", stats.children)
+        m[3].metric("Version", stats.version or "-")
+        st.caption(f"Backend: {stats.backend} ({stats.location}) · embedding model: "
+                   f"{stats.embedding_model or 'none yet'}")
+        sources = index.list_sources()
+        if sources:
+            st.dataframe([{"source": r.source, "title": r.title, "kind": r.kind, "chunks": r.children,
+                           "indexed": r.indexed_at} for r in sources.values()],
+                         hide_index=True, width="stretch")
+            with st.form("delete_source"):
+                victim = st.selectbox("Remove a document from the index", sorted(sources), key="kb_victim")
+                confirm = st.checkbox("Yes, remove it (the file itself is not deleted)", key="kb_confirm")
+                if st.form_submit_button("Remove"):
+                    if not confirm:
+                        st.warning("Tick the box to confirm first.")
+                    else:
+                        delete_source(index, victim)
+                        st.success(f"Removed {victim} from the index.")
+        else:
+            st.info("The index is empty: add documents in the first tab or run `docent ingest FOLDER`.")
+
+with qa_tab:
+    st.caption("A CSV (or JSONL) with columns `instruction,response[,context][,images]`. Questions already in "
+               "the set are kept; Docent matches new questions against the set at once.")
+    with st.form("qa_import", clear_on_submit=True):
+        qa_file = st.file_uploader("Q&A file", type=["csv", "jsonl"], key="qa_file")
+        if st.form_submit_button("Import", type="primary") and qa_file is not None:
+            with ui.guarded("Importing the Q&A file", "Fix the rows named above and import again."):
+                with tempfile.TemporaryDirectory(prefix="docent-qa-") as tmp:
+                    path = Path(tmp) / safe_filename(qa_file.name)
+                    path.write_bytes(qa_file.getvalue())
+                    result, report = import_qa_file(store, path)
+                if report:
+                    st.warning(report.replace("\n", "  \n"))
+                if result is not None:
+                    st.success(f"{qa_file.name}: {result.message}")
+    with ui.guarded("Reading the Q&A set"):
+        pairs = store.list_qa_pairs()
+        st.markdown(f"**{len(pairs)} pairs**")
+        if pairs:
+            st.dataframe([{"question": p.question, "answer": p.answer, "origin": p.origin,
+                           "added": p.created_at[:16].replace("T", " ")} for p in pairs],
+                         hide_index=True, width="stretch")
+            with st.form("delete_pair"):
+                by_label = {p.question: p.pair_id for p in pairs}
+                choice = st.selectbox("Remove a pair", sorted(by_label), key="qa_victim")
+                if st.form_submit_button("Remove pair"):
+                    store.delete_qa_pair(by_label[choice])
+                    st.success(f"Removed: {choice}")

@@ -1,0 +1,78 @@
+"""The Analytics page under AppTest: filters, charts, tables and every export format."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from feedback.records import Feedback, Turn
+from tests.fixtures.app_corpus import APP_DIR, AppBackend, app_test, install
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory, minilm):
+    backend = AppBackend(tmp_path_factory.mktemp("analytics") / "data", minilm)
+    store = backend.store
+    for i, (route, thumbs, severity) in enumerate([("rag", 1, None), ("rag", -1, "major"), ("finetuned", -1, "minor")]):
+        turn = Turn.new(session_id="s-analytics", user="ana@corp.com", question=f"question {i}?",
+                        answer=f"answer {i}", route=route, confidence=0.3 + 0.2 * i)
+        store.save_turn(turn)
+        store.save_feedback(Feedback.new(turn_id=turn.turn_id, reviewer="ana@corp.com", kind="thumbs", thumbs=thumbs))
+        if severity:
+            store.save_feedback(Feedback.new(turn_id=turn.turn_id, reviewer="bo@corp.com", kind="review",
+                                             severity=severity, likert=2, comment="wrong"))
+    return backend
+
+
+@pytest.fixture
+def at(backend, monkeypatch):
+    install(monkeypatch, backend)
+    at = app_test()
+    at.run()
+    at.switch_page("views/analytics.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_metrics_charts_and_table(at):
+    assert _metric(at, "Ratings") == "5"
+    assert _metric(at, "Thumbs down") == "2"
+    assert len(at.get("vega_lite_chart")) == 4
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
+
+
+def test_filters_narrow_the_feedback(at):
+    at.selectbox(key="an_route").set_value("finetuned").run()
+    assert _metric(at, "Ratings") == "2"
+    at.selectbox(key="an_route").set_value("any")
+    at.selectbox(key="an_severity").set_value("major").run()
+    assert _metric(at, "Ratings") == "1"
+    at.selectbox(key="an_severity").set_value("any")
+    at.selectbox(key="an_reviewer").set_value("ana@corp.com")
+    at.selectbox(key="an_rating").set_value("thumbs up").run()
+    assert _metric(at, "Ratings") == "1"
+
+
+def test_every_export_format_is_offered_and_readable(at, backend, monkeypatch):
+    buttons = {b.key for b in at.get("download_button")}
+    for what in ("feedback", "turns", "finetune"):
+        for fmt in ("csv", "xlsx", "parquet", "jsonl"):
+            assert f"dl_{what}_{fmt}" in buttons
+    monkeypatch.syspath_prepend(str(APP_DIR))
+    from actions import export_bytes
+
+    readers = {"csv": pd.read_csv, "xlsx": pd.read_excel, "parquet": pd.read_parquet,
+               "jsonl": lambda b: pd.read_json(b, lines=True)}
+    for fmt, read in readers.items():
+        frame = read(io.BytesIO(export_bytes(backend.store, "feedback", fmt)))
+        assert len(frame) == 5 and {"thumbs", "severity", "question"} <= set(frame.columns)
+    finetune = pd.read_csv(io.BytesIO(export_bytes(backend.store, "finetune", "csv")))
+    assert list(finetune.columns[:2]) == ["instruction", "response"] and len(finetune) == 2
