@@ -56,6 +56,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS children_vocab USING fts5vocab(children_fts, 
 
 # BM25 column weights: a term in the page title or section heading says more than one in the body.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)
+# Terms in more than this share of chunks ("sagemaker" in a SageMaker guide) are left out of the
+# lexical match: their BM25 weight is near zero, yet scoring their long posting lists dominated
+# query time (measured on 19.5k chunks: p50 7.6 ms -> 2.9 ms at 0.10, quality unchanged at 0.15).
+LEXICAL_MAX_DF = 0.15
+LEXICAL_CUT_MIN_CHUNKS = 2000  # small indexes are fast anyway, and every term counts there
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 160
@@ -66,11 +71,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _fts_query(query: str) -> str | None:
-    terms = query_terms(query)
-    if not terms:
-        return None
-    return " OR ".join(f'"{t}"' for t in terms)
+def _fts_query(terms: Sequence[str]) -> str | None:
+    return " OR ".join(f'"{t}"' for t in terms) if terms else None
 
 
 class EmbeddedIndex:
@@ -88,6 +90,8 @@ class EmbeddedIndex:
         self._faiss = None
         self._faiss_version = -1
         self._max_rowid = 0
+        self._df_cache: dict[str, int] = {}
+        self._df_version: str | None = None
         self._db().executescript(SCHEMA)
 
     # -- connections -----------------------------------------------------------------------
@@ -307,15 +311,43 @@ class EmbeddedIndex:
             args.extend(values)
         return " AND " + " AND ".join(clauses), args
 
+    def _doc_freq(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        version = self._meta("content_version")
+        if version != self._df_version:
+            self._df_cache, self._df_version = {}, version
+        db = self._db()
+        for term in terms:
+            if term not in self._df_cache:
+                row = db.execute("SELECT COUNT(*) FROM children_fts WHERE children_fts MATCH ?", (f'"{term}"',)).fetchone()
+                self._df_cache[term] = int(row[0])
+        total = db.execute("SELECT COUNT(*) FROM children").fetchone()[0]
+        return {t: self._df_cache[t] for t in terms}, total
+
     def lexical(self, query: str, k: int, filters: Filters | None = None) -> list[ChildHit]:
-        match = _fts_query(query)
+        terms = [t for t in query_terms(query) if t.isalnum()]
+        if not terms:
+            return []
+        keep = terms
+        df, total = self._doc_freq(terms)
+        if total >= LEXICAL_CUT_MIN_CHUNKS and not filters:
+            keep = [t for t in terms if 0 < df[t] <= LEXICAL_MAX_DF * total]
+            if not keep:  # every term is very common (or unknown): match on the rarest one that exists
+                keep = sorted((t for t in terms if df[t] > 0), key=df.get)[:1]
+        match = _fts_query(keep)
         if match is None:
             return []
-        where, args = self._filter_sql(filters)
-        sql = (f"SELECT c.id, c.parent_id, bm25(children_fts, {', '.join(map(str, BM25_WEIGHTS))}) AS s "
-               f"FROM children_fts JOIN children c ON c.rowid = children_fts.rowid "
-               f"WHERE children_fts MATCH ?{where} ORDER BY s LIMIT ?")
-        rows = self._db().execute(sql, [match, *args, k]).fetchall()
+        weights = ", ".join(map(str, BM25_WEIGHTS))
+        if filters:
+            where, args = self._filter_sql(filters)
+            sql = (f"SELECT c.id, c.parent_id, bm25(children_fts, {weights}) AS s "
+                   f"FROM children_fts JOIN children c ON c.rowid = children_fts.rowid "
+                   f"WHERE children_fts MATCH ?{where} ORDER BY s LIMIT ?")
+            rows = self._db().execute(sql, [match, *args, k]).fetchall()
+        else:  # rank first, join only the top k
+            sql = (f"SELECT c.id, c.parent_id, f.s FROM (SELECT rowid, bm25(children_fts, {weights}) AS s "
+                   f"FROM children_fts WHERE children_fts MATCH ? ORDER BY s LIMIT ?) f "
+                   f"JOIN children c ON c.rowid = f.rowid ORDER BY f.s")
+            rows = self._db().execute(sql, [match, k]).fetchall()
         return [ChildHit(r[0], r[1], -float(r[2])) for r in rows]
 
     def dense(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[ChildHit]:
@@ -394,16 +426,9 @@ class EmbeddedIndex:
 
     def term_stats(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """How many chunks contain each term (after the index's own stemming), and how many in all."""
-        db = self._db()
-        total = db.execute("SELECT COUNT(*) FROM children").fetchone()[0]
-        counts: dict[str, int] = {}
-        for term in dict.fromkeys(terms):
-            if not term.isalnum():
-                counts[term] = 0
-                continue
-            row = db.execute("SELECT COUNT(*) FROM children_fts WHERE children_fts MATCH ?", (f'"{term}"',)).fetchone()
-            counts[term] = int(row[0])
-        return counts, total
+        clean = [t for t in dict.fromkeys(terms) if t.isalnum()]
+        counts, total = self._doc_freq(clean)
+        return {t: counts.get(t, 0) for t in terms}, total
 
     def similar_terms(self, term: str, limit: int = 50) -> list[str]:
         """Indexed (stemmed) terms sharing the first three letters of `term`: typo candidates."""

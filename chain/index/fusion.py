@@ -5,7 +5,7 @@ parents, and keep the evidence (raw scores) that confidence and abstention need.
 >>> lex = [ChildHit("p1-0", "p1", 9.0), ChildHit("p2-0", "p2", 5.0)]
 >>> den = [ChildHit("p2-0", "p2", 0.8), ChildHit("p1-1", "p1", 0.7)]
 >>> [c.parent_id for c in fuse_to_parents(lex, den)]
-['p2', 'p1']
+['p1', 'p2']
 """
 
 from __future__ import annotations
@@ -34,18 +34,33 @@ class FusionWeights:
     lexical: float = 1.0
     dense: float = 1.0
     rrf_k: int = RRF_K
-    second_child: float = 0.35  # share of a parent's second-best child added to its score
+    second_child: float = 0.0  # share of a parent's second-best child added to its score (measured: 0 is best)
     same_source: float = 0.0  # share of the best sibling parent's score (same page) added (measured: hurts)
+    mode: str = "convex"  # "convex" (alpha * cosine + (1 - alpha) * BM25 / best BM25) or "rrf" (rank-based)
+    alpha: float = 0.7
 
 
 def fuse_children(lexical: list[ChildHit], dense: list[ChildHit], w: FusionWeights) -> dict[str, float]:
-    """Reciprocal rank fusion at child level."""
+    """Reciprocal rank fusion at child level, or a convex combination of normalised scores."""
+    if w.mode == "convex":
+        return _convex(lexical, dense, w)
     scores: dict[str, float] = {}
     for rank, hit in enumerate(lexical):
         scores[hit.child_id] = scores.get(hit.child_id, 0.0) + w.lexical / (w.rrf_k + rank + 1)
     for rank, hit in enumerate(dense):
         scores[hit.child_id] = scores.get(hit.child_id, 0.0) + w.dense / (w.rrf_k + rank + 1)
     return scores
+
+
+def _convex(lexical: list[ChildHit], dense: list[ChildHit], w: FusionWeights) -> dict[str, float]:
+    """alpha * cosine + (1 - alpha) * BM25 / best BM25. A chunk missing from the dense list gets the
+    lowest cosine seen (it ranked below all of them); one missing from the lexical list gets 0."""
+    cos = {h.child_id: h.score for h in dense}
+    floor = min(cos.values()) if cos else 0.0
+    top = max((h.score for h in lexical), default=0.0) or 1.0
+    lex = {h.child_id: h.score / top for h in lexical}
+    a = w.alpha if w.lexical and w.dense else (1.0 if w.dense else 0.0)
+    return {cid: a * cos.get(cid, floor) + (1 - a) * lex.get(cid, 0.0) for cid in {*cos, *lex}}
 
 
 def fuse_to_parents(

@@ -187,6 +187,19 @@ def hits_from_response(response: dict[str, Any]) -> list[ChildHit]:
             for h in response.get("hits", {}).get("hits", [])]
 
 
+def knn_score_to_cosine(score: float, engine: str) -> float:
+    """OpenSearch turns k-NN distances into positive scores; give the fusion and the evidence check
+    the cosine similarity the embedded index reports. lucene + cosinesimil: score = (1 + cos) / 2;
+    faiss + innerproduct (unit vectors): score = 1 + ip when ip >= 0, else 1 / (1 - ip).
+
+    >>> knn_score_to_cosine(0.9, "lucene"), knn_score_to_cosine(1.5, "faiss"), knn_score_to_cosine(0.5, "faiss")
+    (0.8, 0.5, -1.0)
+    """
+    if engine == "faiss":
+        return score - 1.0 if score >= 1.0 else 1.0 - 1.0 / score
+    return round(2.0 * score - 1.0, 12)
+
+
 def stale_query(source: str, generation: str | None = None) -> dict[str, Any]:
     """The source's docs, or only those not written by `generation`."""
     query: dict[str, Any] = {"bool": {"filter": [{"term": {"source": source}}]}}
@@ -443,7 +456,8 @@ class OpenSearchIndex:
                 raise OpenSearchIndexError(
                     f"OpenSearch at {self.endpoint} (index '{self.name}') failed a search: {error}")
             out.append(hits_from_response(response))
-        return (out[0] if lexical is not None else []), out[-1]
+        dense = [ChildHit(h.child_id, h.parent_id, knn_score_to_cosine(h.score, self.engine)) for h in out[-1]]
+        return (out[0] if lexical is not None else []), dense
 
     def _mget(self, index: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
         unique = list(dict.fromkeys(ids))
