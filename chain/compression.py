@@ -27,12 +27,14 @@ CHARS_PER_TOKEN = 4  # budgets are in tokens; ~4 characters a token for English 
 
 
 def _unwrap(text: str) -> str:
-    """Join hard-wrapped lines of a paragraph; keep list items, table rows and headings apart."""
+    """Join hard-wrapped prose lines (the next line goes on in lower case); keep list items, table
+    rows, spreadsheet records and headings apart."""
     out: list[str] = []
     for line in text.split("\n"):
-        if out and line.strip() and out[-1].strip() and not _BLOCK_START.match(line) \
-                and not _BLOCK_START.match(out[-1]) and not out[-1].rstrip().endswith((":", "|")):
-            out[-1] = out[-1].rstrip() + " " + line.strip()
+        prev = out[-1].rstrip() if out else ""
+        if (prev and line[:1].islower() and not prev.endswith((".", "!", "?", ":", ";", "|"))
+                and " | " not in line and " | " not in prev and not _BLOCK_START.match(line)):
+            out[-1] = prev + " " + line.strip()
         else:
             out.append(line)
     return "\n".join(out)
@@ -129,7 +131,7 @@ def extractive_answer(question: str, passages: Sequence[Passage], max_sentences:
     picked: list[ScoredSentence] = []
     per_passage: dict[int, int] = {}
     for s in sorted(scored, key=lambda s: -s.score):
-        if len(picked) >= max_sentences or s.score < 0.35 * best:
+        if len(picked) >= max_sentences or s.score < 0.6 * best:
             break
         if per_passage.get(s.passage, 0) >= 2 or sum(len(p.text) for p in picked) + len(s.text) > max_chars:
             continue
