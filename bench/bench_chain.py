@@ -86,7 +86,8 @@ def main() -> None:
     thr = float(np.percentile(top_in, 5))
     base = float(np.mean(np.array(top_out) < thr))
     print(f"baseline, top dense similarity < {thr:.3f} (5% of answerable refused): refuses {base:.3f} of out-of-scope")
-    for kind, q, ev in missed[:20]:
+    shown = [m for m in missed if m[0] == "refused answerable"][:12] + [m for m in missed if m[0] != "refused answerable"][:12]
+    for kind, q, ev in shown:
         detail = (f"dense {ev.top_dense:.2f} coverage {ev.coverage:.2f} unknown {ev.unknown_specific:.2f} "
                   f"missing {ev.missing_terms}") if ev else "routed to fine-tuned"
         print(f"  {kind}: {q!r} [{detail}]")

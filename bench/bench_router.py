@@ -29,8 +29,7 @@ from tests.fixtures.qa import MemoryQA  # noqa: E402
 
 FAQ = ROOT.parent / "shared" / "corpora" / "sagemaker-faq" / "faq_pairs.csv"
 DEV = ROOT / "bench" / "data" / "router_dev.jsonl"
-FEATURES = ("question_sim", "answer_sim", "missing_specific", "pair_missing", "evidence_gap", "answer_top",
-            "question_margin", "evidence_answer_sim")
+FEATURES = ("question_sim", "answer_sim", "missing_specific", "pair_missing", "question_margin")
 
 
 def load():
@@ -42,15 +41,13 @@ def load():
     return pairs, items
 
 
-def candidate_rows(router: Router, items, emb, retrieve=None):
+def candidate_rows(router: Router, items, emb):
     """For each question: (candidate features, candidate pair question) for every candidate."""
     vectors = emb.embed_documents([it["question"] for it in items])  # cached: same vectors as embed_query
     rows = []
     for it, vec in zip(items, vectors):
-        evidence, ev_vecs = retrieve(it["question"], vec) if retrieve else (None, None)
         idx, q_sims, a_sims = router.candidates_for(vec)
-        cands = [(router.features(it["question"], vec, i, evidence, q_sims, a_sims, ev_vecs), router._pairs[i].question)
-                 for i in idx]
+        cands = [(router.features(it["question"], vec, i, q_sims, a_sims), router._pairs[i].question) for i in idx]
         rows.append((it, cands, float(q_sims.max())))
     return rows
 
@@ -89,7 +86,6 @@ def fit(rows):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fit", action="store_true", help="print weights fitted on the whole dev set")
-    ap.add_argument("--no-index", action="store_true", help="route without retrieval evidence")
     args = ap.parse_args()
     pairs, items = load()
     from chain.embeddings import CachedEmbeddings
@@ -102,23 +98,7 @@ def main() -> None:
     t0 = time.perf_counter()
     router.refresh()
     print(f"fine-tuning set: {len(pairs)} pairs embedded in {time.perf_counter() - t0:.1f} s")
-    retrieve = None
-    index_dir = ROOT / "bench" / "out" / "dg" / "index"
-    if (index_dir / "index.sqlite3").exists() and not args.no_index:
-        from chain.index.embedded import EmbeddedIndex
-        from chain.index.retrieval import HybridRetriever
-
-        retriever = HybridRetriever(EmbeddedIndex(index_dir), emb)
-
-        def retrieve(question, vec):
-            ps = retriever.retrieve(question, 5, vector=vec)[:3]
-            ids = [p.matched_children[0].id for p in ps if p.matched_children]
-            vecs = retriever.index.child_vectors(ids)
-            text = " ".join(f"{p.parent.title} {p.parent.section} {p.parent.text}" for p in ps)
-            return text, np.stack([vecs[i] for i in ids if i in vecs]) if vecs else None
-
-        print(f"evidence from the DG index at {index_dir} ({retriever.index.stats().children} chunks)")
-    rows = candidate_rows(router, items, emb, retrieve)
+    rows = candidate_rows(router, items, emb)
     labels = np.array([it["label"] == "finetuned" for it, _, _ in rows])
     kinds = {}
     for it in items:

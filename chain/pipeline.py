@@ -120,10 +120,9 @@ class DocentChain:
         return {**state, "passages": passages}
 
     def route(self, state: dict[str, Any]) -> dict[str, Any]:
-        """Route with the question's vector and what the index found for it (shared, computed once)."""
+        """Route with the question's vector (computed once, shared with retrieval)."""
         t = time.perf_counter()
-        evidence = " ".join(f"{p.parent.title} {p.parent.section} {p.parent.text}" for p in state["passages"][:3])
-        decision = self.router.route(state["standalone"], state["vector"], evidence if state["passages"] else None)
+        decision = self.router.route(state["standalone"], state["vector"])
         state["timings"]["route"] = (time.perf_counter() - t) * 1000
         if decision.route == "finetuned":
             return {**state, "decision": decision}

@@ -5,9 +5,10 @@ looks close; a heavy paraphrase looks far). The router therefore looks at the ne
 question similarity *and* answer similarity, and at the content terms that differ between the
 question and the pair: a specific term of the question that the pair never mentions (another
 product, instance family, feature) is strong evidence against the pair. The features are plain
-numbers combined by `route_score`, whose weights and threshold come from bench/bench_router.py.
+numbers combined by `route_score`, a logistic model fitted with bench/bench_router.py --fit.
 
->>> feats = RouteFeatures(question_sim=0.93, answer_sim=0.6, missing_specific=0.0, pair_missing=0.0)
+>>> feats = RouteFeatures(question_sim=0.93, answer_sim=0.6, missing_specific=0.0, pair_missing=0.0,
+...                       question_margin=0.2)
 >>> route_score(feats) > DEFAULT_THRESHOLD
 True
 """
@@ -48,9 +49,6 @@ class RouteFeatures:
     answer_sim: float  # cosine(question, pair answer)
     missing_specific: float  # specificity mass of question terms absent from the pair (0..1)
     pair_missing: float  # specificity mass of pair-question terms absent from the question (0..1)
-    evidence_gap: float = 0.0  # specificity mass of pair-question terms absent from the retrieved passages
-    answer_top: float = 0.0  # 1 if this pair's answer is the closest answer to the question, 0.5 if second
-    evidence_answer_sim: float = 0.0  # best cosine between the pair's answer and the retrieved chunks
     question_margin: float = 0.0  # question_sim minus the best question_sim of the other pairs
 
 
@@ -65,16 +63,15 @@ class RouteDecision:
 
 
 # Logistic weights over the features (fitted on bench/data/router_dev.jsonl, see docs/benchmarks.md).
-WEIGHTS = {"bias": -17.0, "question_sim": 20.0, "answer_sim": 4.0, "missing_specific": -6.0, "pair_missing": -3.0}
+WEIGHTS = {"bias": -2.67, "question_sim": 3.15, "answer_sim": 1.03, "missing_specific": -1.36,
+           "pair_missing": 0.49, "question_margin": 1.66}
 
 
 def route_score(f: RouteFeatures, weights: dict[str, float] | None = None) -> float:
     w = weights or WEIGHTS
     z = (w["bias"] + w["question_sim"] * f.question_sim + w["answer_sim"] * f.answer_sim
          + w["missing_specific"] * f.missing_specific + w["pair_missing"] * f.pair_missing
-         + w.get("evidence_gap", 0.0) * f.evidence_gap + w.get("answer_top", 0.0) * f.answer_top
-         + w.get("question_margin", 0.0) * f.question_margin
-         + w.get("evidence_answer_sim", 0.0) * f.evidence_answer_sim)
+         + w["question_margin"] * f.question_margin)
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -165,24 +162,18 @@ class Router:
         self.refresh()
         return len(self._pairs)
 
-    def features(self, question: str, vector: np.ndarray, i: int, evidence: str | None = None,
-                 q_sims: np.ndarray | None = None, a_sims: np.ndarray | None = None,
-                 evidence_vectors: np.ndarray | None = None) -> RouteFeatures:
+    def features(self, question: str, vector: np.ndarray, i: int,
+                 q_sims: np.ndarray | None = None, a_sims: np.ndarray | None = None) -> RouteFeatures:
         pair = self._pairs[i]
         q_sims = self._q_vectors @ vector if q_sims is None else q_sims
         a_sims = self._a_vectors @ vector if a_sims is None else a_sims
-        a_order = np.argsort(-a_sims)[:2].tolist()
         others = np.delete(q_sims, i)
         return RouteFeatures(
             question_sim=float(q_sims[i]),
             answer_sim=float(a_sims[i]),
             missing_specific=term_gap(question, f"{pair.question} {pair.answer}", self._spec),
             pair_missing=term_gap(pair.question, question, self._spec),
-            evidence_gap=term_gap(pair.question, evidence, self._spec) if evidence is not None else 0.0,
-            answer_top=1.0 if a_order[0] == i else 0.5 if len(a_order) > 1 and a_order[1] == i else 0.0,
             question_margin=float(q_sims[i] - others.max()) if len(others) else float(q_sims[i]),
-            evidence_answer_sim=float((evidence_vectors @ self._a_vectors[i]).max())
-            if evidence_vectors is not None and len(evidence_vectors) else 0.0,
         )
 
     def candidates_for(self, vector: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
@@ -193,16 +184,14 @@ class Router:
         idx = list(dict.fromkeys(np.argsort(-q_sims)[:n].tolist() + np.argsort(-a_sims)[:2].tolist()))
         return idx, q_sims, a_sims
 
-    def route(self, question: str, vector: np.ndarray, evidence: str | None = None,
-              evidence_vectors: np.ndarray | None = None) -> RouteDecision:
-        """Decide for one question. `evidence` is the text the index retrieved for the same question:
-        a pair about another feature than the question's is rarely mentioned there."""
+    def route(self, question: str, vector: np.ndarray) -> RouteDecision:
+        """Pick the nearest pair (by question, then answer similarity) and decide whether it answers."""
         self.refresh()
         if not self._pairs:
             return RouteDecision("rag", 0.0, self.threshold, None, 0.0, None)
         idx, q_sims, a_sims = self.candidates_for(vector)
         best_i = max(idx, key=lambda i: selection_score(q_sims[i], a_sims[i]))
-        best_feats = self.features(question, vector, best_i, evidence, q_sims, a_sims, evidence_vectors)
+        best_feats = self.features(question, vector, best_i, q_sims, a_sims)
         best_score = route_score(best_feats)
         route = "finetuned" if best_score >= self.threshold else "rag"
         return RouteDecision(route, best_score, self.threshold, self._pairs[best_i],

@@ -13,7 +13,7 @@ import numpy as np
 
 from chain.embeddings import Embedder
 from chain.index.fusion import FusionWeights, ParentCandidate, fuse_to_parents
-from chain.index.protocol import Child, Filters, KnowledgeIndex, Parent
+from chain.index.protocol import Child, ChildHit, Filters, KnowledgeIndex, Parent
 
 
 @dataclass
@@ -60,6 +60,7 @@ class HybridRetriever:
         t1 = time.perf_counter()
         timings["embed"] = (t1 - t0) * 1000
         lexical, dense = self.index.candidates(query, vector, self.candidates, filters)
+        dense = self._complete_dense(lexical, dense, vector)
         t2 = time.perf_counter()
         timings["search"] = (t2 - t1) * 1000
         parent_ids = {h.parent_id for h in (*lexical, *dense)}
@@ -71,6 +72,19 @@ class HybridRetriever:
         passages = [self._passage(c, parents[c.parent_id], children, i) for i, c in enumerate(ranked)]
         timings["parents"] = (time.perf_counter() - t2) * 1000
         return RetrievalResult(passages, vector, timings)
+
+    def _complete_dense(self, lexical: list[ChildHit], dense: list[ChildHit], vector: np.ndarray) -> list[ChildHit]:
+        """Give lexical-only chunks their exact cosine when the index can return stored vectors, so
+        fusion and the evidence check never mistake "not in the dense top k" for "dissimilar"."""
+        child_vectors = getattr(self.index, "child_vectors", None)
+        seen = {h.child_id for h in dense}
+        missing = [h for h in lexical if h.child_id not in seen]
+        if not child_vectors or not missing:
+            return dense
+        vectors = child_vectors([h.child_id for h in missing])
+        extra = [ChildHit(h.child_id, h.parent_id, float(vectors[h.child_id] @ vector))
+                 for h in missing if h.child_id in vectors]
+        return sorted([*dense, *extra], key=lambda h: -h.score)
 
     @staticmethod
     def _passage(c: ParentCandidate, parent: Parent, children: dict[str, Child], rank: int) -> Passage:
