@@ -5,8 +5,8 @@ locator that makes a deep link possible (heading path, page, sheet and row range
 
 >>> doc = Document(source="guide/setup.md", title="Setup", sections=[
 ...     Section(text="Install it.", headings=["Setup", "Install"], anchor="install")])
->>> doc.sections[0].locator_text()
-'Setup > Install'
+>>> doc.sections[0].headings
+['Setup', 'Install']
 """
 
 from __future__ import annotations
@@ -28,18 +28,6 @@ class Section:
     sheet: str | None = None
     rows: tuple[int, int] | None = None
     anchor: str | None = None
-
-    def locator_text(self) -> str:
-        parts: list[str] = []
-        if self.headings:
-            parts.append(" > ".join(self.headings))
-        if self.page is not None:
-            parts.append(f"page {self.page}")
-        if self.sheet is not None:
-            parts.append(f"sheet {self.sheet}")
-        if self.rows is not None:
-            parts.append(f"rows {self.rows[0]}-{self.rows[1]}")
-        return ", ".join(parts)
 
 
 @dataclass

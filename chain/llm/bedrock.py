@@ -7,6 +7,7 @@ turns with ``[{"text": ...}]`` content blocks and a separate ``system`` list, an
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -201,22 +202,8 @@ class BedrockLLM:
 
     def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Iterator[str]:
         response, pieces, first = self._start(messages, params)
-        trimmer = StopTrimmer(params.stop)
         try:
-            for piece in ([first] if first is not None else []):
-                out = trimmer.feed(piece)
-                if out:
-                    yield out
-            if not trimmer.stopped:
-                for piece in pieces:
-                    out = trimmer.feed(piece)
-                    if out:
-                        yield out
-                    if trimmer.stopped:
-                        break
-            tail = trimmer.flush()
-            if tail:
-                yield tail
+            yield from StopTrimmer(params.stop).apply(itertools.chain([first] if first is not None else [], pieces))
         except LLMError:
             raise
         except Exception as exc:

@@ -145,18 +145,9 @@ class LocalLLM:
 
         thread = threading.Thread(target=run, name="docent-local-generate", daemon=True)
         thread.start()
-        trimmer = StopTrimmer(params.stop)
         try:
-            for piece in streamer:
-                out = trimmer.feed(piece)
-                if out:
-                    yield out
-                if trimmer.stopped:
-                    break
+            yield from StopTrimmer(params.stop).apply(streamer)
             if failure:
                 raise LLMError(f"The local model {self.model!r} failed while generating: {failure[0]}")
-            tail = trimmer.flush()
-            if tail:
-                yield tail
         finally:
             cancelled.set()  # also when the caller stops reading early

@@ -228,19 +228,16 @@ class OpenAICompatLLM:
     def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Iterator[str]:
         body = chat_request(self.model, messages, params)
         response, pieces, first = self._start(body)
-        trimmer = StopTrimmer(params.stop)
         received = 0
-        try:
+
+        def counted() -> Iterator[str]:
+            nonlocal received
             for piece in _chain(first, pieces):
                 received += len(piece)
-                out = trimmer.feed(piece)
-                if out:
-                    yield out
-                if trimmer.stopped:
-                    break
-            tail = trimmer.flush()
-            if tail:
-                yield tail
+                yield piece
+
+        try:
+            yield from StopTrimmer(params.stop).apply(counted())
         except LLMError:
             raise
         except StreamedError as exc:

@@ -252,17 +252,8 @@ class SageMakerLLM:
             for event in events:
                 yield from _payload_bytes(event)
 
-        trimmer = StopTrimmer(params.stop)
         try:
-            for piece in self.handler.decode_stream(payloads()):
-                out = trimmer.feed(piece)
-                if out:
-                    yield out
-                if trimmer.stopped:
-                    break
-            tail = trimmer.flush()
-            if tail:
-                yield tail
+            yield from StopTrimmer(params.stop).apply(self.handler.decode_stream(payloads()))
         except ModelStreamError as exc:
             raise LLMError(
                 f"The model behind SageMaker endpoint '{self.endpoint_name}' failed while streaming the answer: "

@@ -117,6 +117,18 @@ class StopTrimmer:
         self._pending = ""
         self.stopped = False
 
+    def apply(self, pieces: Iterable[str]) -> Iterator[str]:
+        """The streamed pieces, cut at the first stop sequence (every backend streams through this)."""
+        for piece in pieces:
+            out = self.feed(piece)
+            if out:
+                yield out
+            if self.stopped:
+                break
+        tail = self.flush()
+        if tail:
+            yield tail
+
     def feed(self, text: str) -> str:
         if self.stopped:
             return ""

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from chain.index.embedded import EmbeddedIndex
 from chain.llm.factory import build_generators
 from chain.service import build_chain
 from config.settings import Settings
-from tests.contract.index_contract import CORPUS, EMB, make_source
+from tests.contract.index_contract import EMB
 from tests.fixtures.qa import MemoryQA
+from tests.fixtures.small_index import small_index
 from tests.fixtures.tiny_models import tiny_mistral_dir
 
 
 @pytest.fixture
 def index(tmp_path):
-    idx = EmbeddedIndex(tmp_path / "idx")
-    idx.ensure_model(EMB.model_id, EMB.dim)
-    for source, sections in CORPUS.items():
-        idx.replace_source(*make_source(source, sections))
-    idx.flush()
-    return idx
+    return small_index(tmp_path / "idx")
 
 
 def test_unloadable_local_model_falls_back_with_a_notice(tmp_path, index):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from chain.index.embedded import EmbeddedIndex
 from chain.index.retrieval import HybridRetriever
 from chain.llm.protocol import LLMError
 from chain.pipeline import ChainOptions, DocentChain, InvalidQuestion, cited_passages, clean_question
 from chain.router import Router
-from tests.contract.index_contract import CORPUS, EMB, make_source
+from tests.contract.index_contract import EMB
 from tests.fixtures.qa import MemoryQA
+from tests.fixtures.small_index import small_index
 
 
 class ScriptedLLM:
@@ -28,12 +28,7 @@ class ScriptedLLM:
 
 @pytest.fixture
 def index(tmp_path):
-    idx = EmbeddedIndex(tmp_path / "idx")
-    idx.ensure_model(EMB.model_id, EMB.dim)
-    for source, sections in CORPUS.items():
-        idx.replace_source(*make_source(source, sections))
-    idx.flush()
-    return idx
+    return small_index(tmp_path / "idx")
 
 
 @pytest.fixture
