@@ -22,6 +22,7 @@ from chain.index.retrieval import Passage
 from chain.index.text import query_terms, tokens
 
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
+_LIST_MARKER = re.compile(r"^\s*([-*+•]|\d+[.)])\s+")
 _BLOCK_START = re.compile(r"^\s*([-*+•]|\d+[.)]|\||#|>|```)")
 CHARS_PER_TOKEN = 4  # budgets are in tokens; ~4 characters a token for English with BPE tokenizers
 
@@ -32,7 +33,8 @@ def _unwrap(text: str) -> str:
     out: list[str] = []
     for line in text.split("\n"):
         prev = out[-1].rstrip() if out else ""
-        if (prev and line[:1].islower() and not prev.endswith((".", "!", "?", ":", ";", "|"))
+        head = line.lstrip()[:1]
+        if (prev and (head.islower() or head == "(") and not prev.endswith((".", "!", "?", ":", ";", "|"))
                 and " | " not in line and " | " not in prev and not _BLOCK_START.match(line)):
             out[-1] = prev + " " + line.strip()
         else:
@@ -74,8 +76,10 @@ def score_sentences(question: str, passages: Sequence[Passage]) -> list[ScoredSe
     for (i, j, sent), toks in zip(all_sents, sent_tokens):
         p = passages[i]
         lexical = sum(idf[t] for t in terms if _matches(t, toks))
-        length = max(len(toks), 4)
+        length = max(len(toks), 8)  # a short line is not a better answer for being short
         score = lexical / math.sqrt(length)
+        if len(toks) < 6 and not sent.rstrip().endswith((".", "!", "?", ")")) and " | " not in sent:
+            score *= 0.3  # a heading or label, not an answer
         if any(sent[:60] in c.text for c in p.matched_children[:1]):
             score += 0.35  # inside the chunk the retrievers ranked best for this passage
         elif any(sent[:60] in c.text for c in p.matched_children):
@@ -143,5 +147,5 @@ def extractive_answer(question: str, passages: Sequence[Passage], max_sentences:
     for s in picked:
         if s.passage not in used:
             used.append(s.passage)
-        parts.append(f"{s.text} [{s.passage + 1}]")
+        parts.append(f"{_LIST_MARKER.sub('', s.text)} [{s.passage + 1}]")
     return ExtractiveAnswer(" ".join(parts) if len(parts) <= 2 else "\n".join(f"- {p}" for p in parts), used)
