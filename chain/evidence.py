@@ -34,6 +34,7 @@ class EvidenceFeatures:
     top_margin: float  # fused-score margin of passage 1 over passage 2 (agreement signal)
     missing_terms: tuple[str, ...] = ()
     missing_names: bool = True  # a missing term is a name (not an everyday word), or the collection is large
+    tabular: bool = False  # the best passage is spreadsheet rows (questions sit further from records)
 
 
 @dataclass
@@ -46,13 +47,17 @@ class AbstainDecision:
 class AbstainPolicy:
     """Thresholds chosen with bench/bench_chain.py on the dev sets (see docs/benchmarks.md)."""
 
+    evidence_passages: int = 1  # judge the best passage: an answer lives in one place, not spread over five
     hard_min_dense: float = 0.25  # below: nothing in the index is about this
-    min_dense: float = 0.40  # below, only a passage containing every distinctive term may answer
-    min_coverage: float = 0.60  # below: the evidence lacks what the question asks about
-    max_unknown: float = 0.20  # above: the question is mostly about things the index never mentions
+    min_dense: float = 0.35  # below, only a passage containing every distinctive term may answer
+    min_coverage: float = 0.50  # below: the evidence lacks the names the question asks about
+    min_coverage_any: float = 0.40  # below: the evidence lacks most of the question, everyday words or not
+    max_unknown: float = 0.30  # above: the question is mostly about things the index never mentions
     full_coverage: float = 0.95
+    tabular_offset: float = 0.15  # cosine thresholds are this much lower for spreadsheet rows
 
 
+TABULAR_KINDS = frozenset({"xlsx", "csv"})
 COMMON_WORD_WEIGHT = 0.35  # a missing everyday word ("fly", "four") says less than a missing name
 LARGE_COLLECTION = 10_000  # chunks; from here on a missing everyday word counts fully
 
@@ -119,7 +124,7 @@ def _evidence_tokens(passages: Sequence[Passage]) -> set[str]:
 
 
 def _in_evidence(term: str, have: set[str]) -> bool:
-    if term in have:
+    if term in have or any(term + suffix in have for suffix in ("s", "es", "ed", "ing", "d")):
         return True
     # crude stemming both ways: "deploying" ~ "deploy", "endpoints" ~ "endpoint"
     for cut in (3, 2, 1):
@@ -172,18 +177,20 @@ def evidence_features(
     coverage = 1.0 - missing_mass / mass
     unknown_mass = sum(weights[t] for t in unknown) / mass
     names = any(t not in words or total >= LARGE_COLLECTION for t in missing if t not in typo_forgiven)
-    return EvidenceFeatures(top_dense, coverage, unknown_mass, margin, tuple(missing), names)
+    tabular = passages[0].parent.kind in TABULAR_KINDS
+    return EvidenceFeatures(top_dense, coverage, unknown_mass, margin, tuple(missing), names, tabular)
 
 
 def decide_abstain(f: EvidenceFeatures, policy: AbstainPolicy | None = None) -> AbstainDecision:
     p = policy or AbstainPolicy()
     terms = ", ".join(f.missing_terms[:3])
-    if f.top_dense < p.hard_min_dense:
+    offset = p.tabular_offset if f.tabular else 0.0
+    if f.top_dense < p.hard_min_dense - offset:
         return AbstainDecision(True, "nothing in the documents is close to this question")
     if f.unknown_specific > p.max_unknown:
         return AbstainDecision(True, f"the documents never mention {terms}")
-    if f.coverage < p.min_coverage and f.missing_names:
+    if f.coverage < p.min_coverage_any or (f.coverage < p.min_coverage and f.missing_names):
         return AbstainDecision(True, f"the passages found do not mention {terms}")
-    if f.top_dense < p.min_dense and f.coverage < p.full_coverage:
+    if f.top_dense < p.min_dense - offset and f.coverage < p.full_coverage:
         return AbstainDecision(True, "the closest passages are only loosely related")
     return AbstainDecision(False, "the passages cover the question")

@@ -127,7 +127,8 @@ class DocentChain:
         if decision.route == "finetuned":
             return {**state, "decision": decision}
         index = self.retriever.index
-        features = evidence_features(state["standalone"], state["passages"], getattr(index, "term_stats", None),
+        evidence = state["passages"][: self.options.abstain.evidence_passages]
+        features = evidence_features(state["standalone"], evidence, getattr(index, "term_stats", None),
                                      getattr(index, "similar_terms", None))
         verdict = decide_abstain(features, self.options.abstain)
         state["timings"]["route"] = (time.perf_counter() - t) * 1000

@@ -130,7 +130,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
 
     # 4. the same question, reworded, now gets the corrected answer from the Q&A set
     _open(page, "Chat", "Ask Docent")
-    assert QUESTION in page.get_by_test_id("stChatMessage").first.inner_text()  # the tab kept its chat
+    page.get_by_test_id("stChatMessage").first.get_by_text(QUESTION).wait_for()  # the tab kept its chat
     _ask(page, REWORDED)
     page.get_by_text("Answered from the Q&A set").wait_for(timeout=60_000)
     assert CORRECTION in page.get_by_test_id("stChatMessage").last.inner_text()
