@@ -6,12 +6,12 @@ passage about the feature store is close, but nothing mentions Databricks. So we
 the question's *distinctive* terms occur in the evidence at all, weighting each term by how rare it
 is in the whole index (rare = distinctive), and forgiving typos of indexed words.
 
->>> feats = EvidenceFeatures(top_dense=0.62, coverage=0.95, unknown_specific=0.0, top_margin=0.05)
+>>> feats = EvidenceFeatures(top_dense=0.62, coverage=0.95, unknown_specific=0.0)
 >>> decide_abstain(feats).abstain
 False
->>> decide_abstain(EvidenceFeatures(top_dense=0.55, coverage=0.4, unknown_specific=0.5, top_margin=0.0)).abstain
+>>> decide_abstain(EvidenceFeatures(top_dense=0.55, coverage=0.4, unknown_specific=0.5)).abstain
 True
->>> decide_abstain(EvidenceFeatures(top_dense=0.36, coverage=1.0, unknown_specific=0.0, top_margin=0.0)).abstain
+>>> decide_abstain(EvidenceFeatures(top_dense=0.36, coverage=1.0, unknown_specific=0.0)).abstain
 False
 """
 
@@ -31,7 +31,6 @@ class EvidenceFeatures:
     top_dense: float  # best cosine between the question and any matched chunk
     coverage: float  # share of the question's specificity mass found in the evidence (0..1)
     unknown_specific: float  # share of specificity mass from terms the whole index lacks (0..1)
-    top_margin: float  # fused-score margin of passage 1 over passage 2 (agreement signal)
     missing_terms: tuple[str, ...] = ()
     missing_names: bool = True  # a missing term is a name (not an everyday word), or the collection is large
     tabular: bool = False  # the best passage is spreadsheet rows (questions sit further from records)
@@ -144,12 +143,11 @@ def evidence_features(
 ) -> EvidenceFeatures:
     """Compute the evidence features for one question and its retrieved passages."""
     if not passages:
-        return EvidenceFeatures(0.0, 0.0, 1.0, 0.0, tuple(query_terms(question)))
+        return EvidenceFeatures(0.0, 0.0, 1.0, tuple(query_terms(question)))
     top_dense = max(p.dense_score for p in passages)
-    margin = passages[0].score - passages[1].score if len(passages) > 1 else passages[0].score
     terms = query_terms(question)
     if not terms:
-        return EvidenceFeatures(top_dense, 1.0, 0.0, margin)
+        return EvidenceFeatures(top_dense, 1.0, 0.0)
     df, total = term_stats(terms) if term_stats else ({}, 0)
     n = max(total, 1)
 
@@ -178,7 +176,7 @@ def evidence_features(
     unknown_mass = sum(weights[t] for t in unknown) / mass
     names = any(t not in words or total >= LARGE_COLLECTION for t in missing if t not in typo_forgiven)
     tabular = passages[0].parent.kind in TABULAR_KINDS
-    return EvidenceFeatures(top_dense, coverage, unknown_mass, margin, tuple(missing), names, tabular)
+    return EvidenceFeatures(top_dense, coverage, unknown_mass, tuple(missing), names, tabular)
 
 
 def decide_abstain(f: EvidenceFeatures, policy: AbstainPolicy | None = None) -> AbstainDecision:

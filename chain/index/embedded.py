@@ -17,7 +17,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -455,9 +454,7 @@ class EmbeddedIndex:
 
     def warm_up(self) -> None:
         """Load the vector index now instead of on the first question."""
-        t0 = time.perf_counter()
         self._vectors()
-        self._warm_ms = (time.perf_counter() - t0) * 1000
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
