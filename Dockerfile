@@ -13,10 +13,13 @@ RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt \
       --extra-index-url https://download.pytorch.org/whl/cpu
 
 COPY config/ config/
+COPY index/ index/
+COPY llm/ llm/
 COPY chain/ chain/
 COPY ingest/ ingest/
 COPY feedback/ feedback/
 COPY finetune/ finetune/
+COPY cli/ cli/
 COPY Streamlit/ Streamlit/
 COPY assets/ assets/
 RUN pip install --no-cache-dir --no-deps -e . && useradd --create-home docent && mkdir -p /app/data \

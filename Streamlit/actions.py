@@ -229,7 +229,7 @@ def import_qa_file(store, path: Path):
 
     Rows with an empty question or answer are reported (with their line) and left out; the rest is added.
     """
-    from finetune.dataset import load_pairs, validate_pairs
+    from feedback.qa_file import load_pairs, validate_pairs
 
     pairs, report = load_pairs(path)
     if pairs:

@@ -28,7 +28,9 @@ def get_store():
 @st.cache_resource(show_spinner="Loading Docent's language models (first start only)…")
 def get_chain():
     from chain.service import build_chain
+    from feedback.qa_seed import seed_qa_set
 
+    seed_qa_set(get_settings(), get_store())
     chain = build_chain(get_settings(), get_store())
     chain.retriever.embedder.embed_query("warm up")  # load the model now, under the spinner
     warm_up = getattr(chain.retriever.index, "warm_up", None)

@@ -56,8 +56,8 @@ PROGRESS_JS = """(n) => {
 def prepare(data_dir: Path) -> None:
     from actions import import_qa_file, ingest_uploads  # the same functions the Knowledge page calls
 
-    from chain.embeddings import CachedEmbeddings, make_embedder
-    from chain.index.factory import open_index
+    from index.embeddings import CachedEmbeddings, make_embedder
+    from index.factory import open_index
     from config.settings import load_settings
     from feedback.store import open_store
 

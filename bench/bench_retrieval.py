@@ -23,10 +23,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chain.embeddings import CachedEmbeddings, LocalEmbeddings  # noqa: E402
-from chain.index.embedded import EmbeddedIndex  # noqa: E402
-from chain.index.fusion import FusionWeights  # noqa: E402
-from chain.index.retrieval import HybridRetriever  # noqa: E402
+from index.embeddings import CachedEmbeddings, LocalEmbeddings  # noqa: E402
+from index.embedded import EmbeddedIndex  # noqa: E402
+from index.fusion import FusionWeights  # noqa: E402
+from index.retrieval import HybridRetriever  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from ingest.sync import SyncOptions, sync_paths  # noqa: E402
 

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chain.embeddings import LocalEmbeddings  # noqa: E402
+from index.embeddings import LocalEmbeddings  # noqa: E402
 from chain.router import WEIGHTS, Router, route_score, selection_score  # noqa: E402
 from tests.fixtures.qa import MemoryQA  # noqa: E402
 
@@ -88,7 +88,7 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true", help="print weights fitted on the whole dev set")
     args = ap.parse_args()
     pairs, items = load()
-    from chain.embeddings import CachedEmbeddings
+    from index.embeddings import CachedEmbeddings
 
     emb = CachedEmbeddings(LocalEmbeddings(), ROOT / "bench" / "out" / "router_cache.sqlite3")
     qa = MemoryQA()

@@ -3,8 +3,8 @@
 Both keep what is relevant to the question: sentences that share its (specific) terms, and the
 chunks the retrievers matched (the dense side finds meaning that shares no words). Pure functions.
 
->>> from chain.index.protocol import Parent
->>> from chain.index.retrieval import Passage
+>>> from index.protocol import Parent
+>>> from index.retrieval import Passage
 >>> p = Passage(Parent("p", "a.md", "Leave", "Staff get 25 days of leave. The canteen opens at 8."),
 ...             1.0, 0, 0.8, 3.0, 0, 0)
 >>> extractive_answer("how many days of leave", [p]).text
@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from chain.index.retrieval import Passage
-from chain.index.text import query_terms, tokens
+from index.retrieval import Passage
+from index.text import query_terms, tokens
 
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
 _LIST_MARKER = re.compile(r"^\s*([-*+•]|\d+[.)])\s+")

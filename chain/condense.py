@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from chain.index.text import query_terms
+from index.text import query_terms
 
 _FOLLOW_UP_OPENERS = re.compile(
     r"^\s*(and|also|but|so|what about|how about|and what|what if|then|same for|or)\b", re.I)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chain.evidence import EvidenceFeatures
-from chain.index.retrieval import Passage
+from index.retrieval import Passage
 
 HIGH = 0.70
 MEDIUM = 0.40

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chain.index.retrieval import Passage
-from chain.index.text import query_terms, tokens
+from index.retrieval import Passage
+from index.text import query_terms, tokens
 
 
 @dataclass
@@ -67,7 +67,7 @@ def common_words() -> frozenset[str]:
 
     Names of products and features the documents never mention ("databricks", "kubernetes") are
     split into pieces by that vocabulary, so they are not in this set."""
-    from chain.embeddings import packaged_minilm_path
+    from index.embeddings import packaged_minilm_path
 
     path = packaged_minilm_path()
     if not path:

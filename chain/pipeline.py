@@ -24,8 +24,8 @@ from chain.compression import compress, extractive_answer
 from chain.condense import condense_fallback
 from chain.confidence import band, finetuned_confidence, rag_confidence
 from chain.evidence import AbstainPolicy, decide_abstain, evidence_features
-from chain.index.retrieval import HybridRetriever, Passage
-from chain.llm.protocol import LLM, ChatMessage, GenerationParams, LLMError
+from index.retrieval import HybridRetriever, Passage
+from llm.protocol import LLM, ChatMessage, GenerationParams, LLMError
 from chain.router import Router
 from chain.types import AnswerResult, ChainEvent, Reference
 from config.prompts import NOT_FOUND

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from langchain_core.prompts import ChatPromptTemplate
 
-from chain.index.retrieval import Passage
-from chain.llm.protocol import ChatMessage
+from index.retrieval import Passage
+from llm.protocol import ChatMessage
 from config import prompts
 
 RAG_PROMPT = ChatPromptTemplate.from_messages([("system", prompts.RAG_SYSTEM), ("human", prompts.RAG_USER)])

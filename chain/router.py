@@ -23,8 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
-from chain.embeddings import Embedder
-from chain.index.text import query_terms
+from index.embeddings import Embedder
+from index.text import query_terms
 
 DEFAULT_THRESHOLD = 0.5
 

@@ -10,7 +10,7 @@ One process answers both
   (AWS event-stream framing; errors in the runtime's own shapes: ValidationError, ModelError,
   ThrottlingException, a ModelStreamError event mid-stream).
 
-The wire format is chain/llm/sagemaker_protocol.LMIHandler, the same class the client uses.
+The wire format is llm/sagemaker_protocol.LMIHandler, the same class the client uses.
 
     docent serve-model --model out/docent-lora --port 8080
     DOCENT_SAGEMAKER_ENDPOINT_URL=http://127.0.0.1:8080 DOCENT_SAGEMAKER_RAG_ENDPOINT=local docent ask "..."
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Protocol
 
-from chain.llm.protocol import GenerationParams
-from chain.llm.sagemaker_protocol import (
+from llm.protocol import GenerationParams
+from llm.sagemaker_protocol import (
     DEFAULT_VARIANT,
     EVENTSTREAM,
     JSON,
@@ -50,7 +50,7 @@ class PromptModel(Protocol):
 
 
 class VectorModel(Protocol):
-    """What the server needs from a feature-extraction model (chain.embeddings.LocalEmbeddings)."""
+    """What the server needs from a feature-extraction model (index.embeddings.LocalEmbeddings)."""
 
     def embed_documents(self, texts: list[str]) -> Any: ...
 
@@ -346,12 +346,12 @@ def serve_in_thread(
 def load_model(model: str, task: Task, **options: Any) -> ModelServer:
     """Load the model for `task` now, so a bad path fails at start-up rather than on the first request."""
     if task == "feature-extraction":
-        from chain.embeddings import LocalEmbeddings
+        from index.embeddings import LocalEmbeddings
 
         embedder = LocalEmbeddings(model)
         embedder.embed_documents(["warm-up"])
         return ModelServer(embedder=embedder, **options)
-    from chain.llm.local import LocalLLM
+    from llm.local import LocalLLM
 
     llm = LocalLLM(model)
     llm.load()
@@ -371,7 +371,7 @@ def register(app) -> None:
         max_concurrency: int = typer.Option(4, "--max-concurrency", help="Requests beyond this get ThrottlingException"),
     ) -> None:
         """Serve a model behind SageMaker's container contract and runtime API (for local testing or hosting)."""
-        from chain.llm.protocol import LLMError
+        from llm.protocol import LLMError
 
         if task not in ("text-generation", "feature-extraction"):
             typer.secho(f"--task {task!r} is not supported; use text-generation or feature-extraction.", err=True,

@@ -37,7 +37,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script (SageMaker entry point): make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from finetune.dataset import QAPair, Split, data_hash, load_pairs, split_pairs, validate_pairs  # noqa: E402
+from feedback.qa_file import QAPair, Split, data_hash, load_pairs, split_pairs, validate_pairs  # noqa: E402
 from finetune.evaluate import generate_answers, score  # noqa: E402
 from finetune.progress import progress_callback  # noqa: E402
 from finetune.train_config import TrainConfig, config_fields, load_train_config  # noqa: E402

@@ -105,17 +105,25 @@ def training_job_request(
 
 
 def source_tarball(package_dir: Path | None = None) -> bytes:
-    """sourcedir.tar.gz bytes: finetune/*.py and a requirements.txt for the training container."""
+    """sourcedir.tar.gz bytes: finetune/*.py, the Q&A file reader it imports, and a requirements.txt."""
     package_dir = package_dir or Path(__file__).resolve().parent
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path in sorted(package_dir.glob("*.py")):
             archive.add(path, arcname=f"finetune/{path.name}")
-        requirements = ("\n".join(JOB_REQUIREMENTS) + "\n").encode()
-        info = tarfile.TarInfo("requirements.txt")
-        info.size = len(requirements)
-        archive.addfile(info, io.BytesIO(requirements))
+        # train.py reads the Q&A file through feedback/qa_file.py (stdlib only); ship it without the
+        # rest of feedback/ so the container needs none of the stores' dependencies.
+        qa_file = package_dir.parent / "feedback" / "qa_file.py"
+        archive.add(qa_file, arcname="feedback/qa_file.py")
+        _add_bytes(archive, "feedback/__init__.py", b"")
+        _add_bytes(archive, "requirements.txt", ("\n".join(JOB_REQUIREMENTS) + "\n").encode())
     return buffer.getvalue()
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
 
 
 def launch_training_job(

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
-from chain.index.protocol import Child, Parent
+from index.protocol import Child, Parent
 from ingest.documents import Document, Section
 
 _PARA = re.compile(r"\n\s*\n")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chain.embeddings import Embedder
-from chain.index.protocol import Child, KnowledgeIndex, Parent, SourceRecord
+from index.embeddings import Embedder
+from index.protocol import Child, KnowledgeIndex, Parent, SourceRecord
 from ingest.documents import ConversionError, Document
 from ingest.splitter import split_document
 

@@ -77,7 +77,7 @@ def _private_data_dir(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def minilm():
     """The packaged all-MiniLM-L6-v2 (loaded once per test session)."""
-    from chain.embeddings import LocalEmbeddings
+    from index.embeddings import LocalEmbeddings
 
     emb = LocalEmbeddings()
     emb.embed_query("warm up")

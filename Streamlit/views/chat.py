@@ -21,7 +21,7 @@ from resources import get_chain, get_settings, get_store
 
 from chain.confidence import band
 from chain.pipeline import InvalidQuestion
-from chain.session import ChatSession
+from feedback.session import ChatSession
 from feedback.records import question_key
 
 identity = ui.require("chat")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.index.protocol import Child, EmbeddingModelMismatch, Parent, SourceRecord
+from index.protocol import Child, EmbeddingModelMismatch, Parent, SourceRecord
 from tests.fixtures.toy_embedder import ToyEmbedder
 
 EMB = ToyEmbedder()

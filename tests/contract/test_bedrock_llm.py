@@ -20,9 +20,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from chain.llm.bedrock import BedrockLLM, converse_request
-from chain.llm.protocol import ChatMessage, GenerationParams, LLMError
-from chain.llm.sagemaker_protocol import encode_event
+from llm.bedrock import BedrockLLM, converse_request
+from llm.protocol import ChatMessage, GenerationParams, LLMError
+from llm.sagemaker_protocol import encode_event
 from tests.contract.test_sagemaker_llm import LLMContract
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -319,7 +319,7 @@ def test_missing_model_id_and_region_name_the_settings(monkeypatch, tmp_path):
 
 
 def test_build_generators_returns_the_bedrock_backend_from_settings():
-    from chain.llm.factory import build_generators
+    from llm.factory import build_generators
     from config.settings import load_settings
 
     settings = load_settings(llm_backend="bedrock", bedrock_model_id=MODEL_ID, aws_region=REGION)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from chain.index.embedded import EmbeddedIndex
+from index.embedded import EmbeddedIndex
 from tests.contract.index_contract import CORPUS, EMB, KnowledgeIndexContract, make_source
 
 

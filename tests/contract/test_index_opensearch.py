@@ -44,7 +44,7 @@ def opensearch_client():
 class TestOpenSearchIndex(KnowledgeIndexContract):
     @pytest.fixture
     def index(self, opensearch_client):
-        from chain.index.opensearch import OpenSearchIndex
+        from index.opensearch import OpenSearchIndex
 
         idx = OpenSearchIndex(opensearch_client, index_name=f"docent-test-{uuid.uuid4().hex[:12]}", endpoint=URL)
         yield idx

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from chain.llm.openai_compat import OpenAICompatLLM, chat_request, sse_data, text_from_chunk
-from chain.llm.protocol import ChatMessage, GenerationParams, LLMError
+from llm.openai_compat import OpenAICompatLLM, chat_request, sse_data, text_from_chunk
+from llm.protocol import ChatMessage, GenerationParams, LLMError
 from tests.contract.test_sagemaker_llm import LLMContract
 
 MODEL = "echo-7b"
@@ -333,7 +333,7 @@ def test_caller_supplied_client_is_used(fake, url):
 
 
 def test_build_generators_returns_the_openai_backend_from_settings(fake, url):
-    from chain.llm.factory import build_generators
+    from llm.factory import build_generators
     from config.settings import load_settings
 
     fake.api_key = "sk-settings"
@@ -346,7 +346,7 @@ def test_build_generators_returns_the_openai_backend_from_settings(fake, url):
 
 
 def test_build_generators_explains_a_bad_base_url():
-    from chain.llm.factory import build_generators
+    from llm.factory import build_generators
     from config.settings import load_settings
 
     generators = build_generators(load_settings(llm_backend="openai", openai_base_url="ollama:11434",

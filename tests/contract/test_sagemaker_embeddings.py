@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chain.llm.protocol import ChatMessage, GenerationParams, LLMError
-from chain.llm.sagemaker import SageMakerLLM
-from chain.sagemaker_embeddings import EmbeddingsError, SageMakerEmbeddings
+from llm.protocol import ChatMessage, GenerationParams, LLMError
+from llm.sagemaker import SageMakerLLM
+from index.sagemaker_embeddings import EmbeddingsError, SageMakerEmbeddings
 from finetune.serve import serve_in_thread
 from tests.fixtures.model_server import runtime_client
 

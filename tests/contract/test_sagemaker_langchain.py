@@ -1,4 +1,4 @@
-"""DocentChatModel (chain/llm/langchain_adapter.py) under LangChain's own standard tests.
+"""DocentChatModel (llm/langchain_adapter.py) under LangChain's own standard tests.
 
 Unit tests run over LocalLLM with the tiny random Mistral; the integration tests run over
 SageMakerLLM talking to `docent serve-model` on loopback, so both backends are checked as LangChain
@@ -14,10 +14,10 @@ import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from chain.llm.langchain_adapter import DocentChatModel, to_chat_messages
-from chain.llm.local import LocalLLM
-from chain.llm.protocol import ChatMessage
-from chain.llm.sagemaker import SageMakerLLM
+from llm.langchain_adapter import DocentChatModel, to_chat_messages
+from llm.local import LocalLLM
+from llm.protocol import ChatMessage
+from llm.sagemaker import SageMakerLLM
 from finetune.serve import serve_in_thread
 from tests.fixtures.model_server import ScriptedModel, runtime_client
 from tests.fixtures.tiny_models import tiny_mistral_dir

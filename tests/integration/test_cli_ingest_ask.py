@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from ingest.cli import _register_all, app
+from cli.main import _register_all, app
 from tests.fixtures.documents import (
     PDF_PAGE_SENTENCES,
     build_corrupt,

@@ -65,7 +65,7 @@ def one_torch_thread():
 @pytest.fixture
 def docent():
     """Run the real `docent` CLI in-process; returns (exit_code, output)."""
-    from ingest.cli import _register_all, app
+    from cli.main import _register_all, app
 
     if not app.registered_commands:  # another test module may have registered them already
         _register_all()
@@ -124,7 +124,7 @@ def token_f1(predicted: str, expected: str) -> float:
 @pytest.mark.integration
 def test_correction_is_exported_trained_served_and_answered(tmp_path, _private_data_dir, docent, one_torch_thread):
     from chain.service import build_chain
-    from chain.session import ChatSession
+    from feedback.session import ChatSession
     from config.settings import Settings
     from finetune.serve import load_model, serve_in_thread
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.dataset import QAPair, data_hash
+from feedback.qa_file import QAPair, data_hash
 from finetune.train import TrainingError, run_training
 from finetune.train_config import TrainConfig, load_train_config
 from tests.fixtures.tiny_models import TINY_QA_PAIRS, tiny_mistral_dir
@@ -125,7 +125,7 @@ def test_cli_train_with_merge_saves_a_loadable_full_model(tmp_path):
     from transformers import AutoModelForCausalLM
     from typer.testing import CliRunner
 
-    from finetune.cli import finetune_app
+    from cli.finetune import finetune_app
 
     data = write_csv(tmp_path / "qa.csv", TINY_QA_PAIRS[:8])
     cfg = tmp_path / "ft.yaml"

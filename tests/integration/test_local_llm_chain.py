@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.llm.factory import build_generators
+from llm.factory import build_generators
 from chain.service import build_chain
 from config.settings import Settings
 from tests.contract.index_contract import EMB

@@ -26,7 +26,7 @@ def at(backend, monkeypatch):
 
 
 def _answer(backend, question, session="review-session-1"):
-    from chain.session import ChatSession
+    from feedback.session import ChatSession
 
     session = ChatSession(backend.chain, backend.store, session, "ana@corp.com")
     for event in session.ask(question):

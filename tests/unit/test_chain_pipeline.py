@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chain.index.retrieval import HybridRetriever
-from chain.llm.protocol import LLMError
+from index.retrieval import HybridRetriever
+from llm.protocol import LLMError
 from chain.pipeline import ChainOptions, DocentChain, InvalidQuestion, cited_passages, clean_question
 from chain.router import Router
 from tests.contract.index_contract import EMB
@@ -137,7 +137,7 @@ def test_cited_passages_ignores_out_of_range_numbers():
 
 
 def test_qa_set_path_seeds_an_empty_set_once(tmp_path):
-    from chain.service import seed_qa_set
+    from feedback.qa_seed import seed_qa_set
     from config.settings import Settings
     from feedback.store import open_store
 

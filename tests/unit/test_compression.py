@@ -1,6 +1,6 @@
 from chain.compression import compress, extractive_answer, sentences
-from chain.index.protocol import Parent
-from chain.index.retrieval import Passage
+from index.protocol import Parent
+from index.retrieval import Passage
 
 
 def passage(text, rank=0, source="a.md"):

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from finetune.cli import finetune_app
+from cli.finetune import finetune_app
 from finetune.train_config import config_fields
 
 runner = CliRunner()

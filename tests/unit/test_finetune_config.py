@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from finetune.dataset import QAPair
+from feedback.qa_file import QAPair
 from finetune.evaluate import exact_match, normalise_answer, score, token_f1
 from finetune.train_config import TrainConfig, config_fields, load_train_config
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.dataset import QAPair, data_hash, load_pairs, split_pairs, validate_pairs
+from feedback.qa_file import QAPair, data_hash, load_pairs, split_pairs, validate_pairs
 
 
 def write(path: Path, text: str) -> Path:

@@ -7,8 +7,8 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from chain.index.embedded import EmbeddedIndex
-from chain.index.langchain import (
+from index.embedded import EmbeddedIndex
+from index.langchain import (
     DocentRetriever,
     DocentVectorStore,
     EmbedderEmbeddings,
@@ -16,7 +16,7 @@ from chain.index.langchain import (
     metadata_matcher,
     pushdown_filters,
 )
-from chain.index.protocol import EmbeddingModelMismatch
+from index.protocol import EmbeddingModelMismatch
 from tests.contract.index_contract import CORPUS, EMB, make_source
 
 

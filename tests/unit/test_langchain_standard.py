@@ -11,8 +11,8 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_tests.integration_tests import RetrieversIntegrationTests, VectorStoreIntegrationTests
 
-from chain.index.embedded import EmbeddedIndex
-from chain.index.langchain import DocentRetriever, DocentVectorStore
+from index.embedded import EmbeddedIndex
+from index.langchain import DocentRetriever, DocentVectorStore
 from tests.contract.index_contract import CORPUS, EMB, make_source
 
 
@@ -64,7 +64,7 @@ class TestDocentVectorStoreOnOpenSearchFakeStandard(VectorStoreIntegrationTests)
 
     @pytest.fixture
     def vectorstore(self) -> DocentVectorStore:
-        from chain.index.opensearch import OpenSearchIndex
+        from index.opensearch import OpenSearchIndex
         from tests.unit.opensearch_fake import FakeOpenSearch
 
         index = OpenSearchIndex(FakeOpenSearch().client(), index_name="lc", endpoint="http://fake:9200")

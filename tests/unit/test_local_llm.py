@@ -1,4 +1,4 @@
-"""LocalLLM (chain/llm/local.py) with the tiny random Mistral built offline by tests/fixtures."""
+"""LocalLLM (llm/local.py) with the tiny random Mistral built offline by tests/fixtures."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from chain.llm.local import LocalLLM, adapter_base_model
-from chain.llm.protocol import ChatMessage, GenerationParams, LLMError
+from llm.local import LocalLLM, adapter_base_model
+from llm.protocol import ChatMessage, GenerationParams, LLMError
 from tests.fixtures.tiny_models import tiny_mistral_dir
 
 GREEDY = GenerationParams(max_new_tokens=6, temperature=0.0)

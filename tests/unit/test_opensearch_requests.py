@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chain.index.opensearch import (
+from index.opensearch import (
     OpenSearchIndex,
     OpenSearchIndexError,
     build_client,
@@ -24,7 +24,7 @@ from chain.index.opensearch import (
     dense_body,
     lexical_body,
 )
-from chain.index.protocol import Child, EmbeddingModelMismatch, Parent, SourceRecord
+from index.protocol import Child, EmbeddingModelMismatch, Parent, SourceRecord
 from config.settings import Settings
 from tests.contract.index_contract import KnowledgeIndexContract
 from tests.unit.opensearch_fake import FakeOpenSearch

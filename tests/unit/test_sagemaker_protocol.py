@@ -1,4 +1,4 @@
-"""The SageMaker wire format (chain/llm/sagemaker_protocol.py): pure round trips, no server."""
+"""The SageMaker wire format (llm/sagemaker_protocol.py): pure round trips, no server."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
-from chain.llm.protocol import ChatMessage, GenerationParams
-from chain.llm.sagemaker_protocol import (
+from llm.protocol import ChatMessage, GenerationParams
+from llm.sagemaker_protocol import (
     JsonLineBuffer,
     LMIHandler,
     ModelStreamError,

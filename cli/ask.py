@@ -18,7 +18,9 @@ def _open(settings=None):
 
 def _chain(settings, store):
     from chain.service import build_chain
+    from feedback.qa_seed import seed_qa_set
 
+    seed_qa_set(settings, store)
     return build_chain(settings, store)
 
 
@@ -31,7 +33,7 @@ def ask(
     import uuid
 
     from chain.pipeline import InvalidQuestion
-    from chain.session import ChatSession
+    from feedback.session import ChatSession
 
     settings, store = _open()
     chat = ChatSession(_chain(settings, store), store, session or uuid.uuid4().hex[:12], user="cli")
@@ -117,7 +119,7 @@ def qa_import(
 ) -> None:
     """Load Q&A pairs into the fine-tuning set; the router uses them at once."""
     from feedback.records import QAPair
-    from finetune.dataset import load_pairs, validate_pairs
+    from feedback.qa_file import load_pairs, validate_pairs
 
     pairs, report = load_pairs(path)
     report = report.merge(validate_pairs(pairs, source=str(path))) if pairs else report

@@ -88,7 +88,7 @@ class LocalEmbeddings:
 def make_embedder(settings) -> Embedder:
     """The embedder the settings ask for (`local` or `sagemaker`)."""
     if settings.embeddings_backend == "sagemaker":
-        from chain.sagemaker_embeddings import SageMakerEmbeddings
+        from index.sagemaker_embeddings import SageMakerEmbeddings
 
         return SageMakerEmbeddings.from_settings(settings)
     return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size)

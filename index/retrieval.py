@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chain.embeddings import Embedder
-from chain.index.fusion import FusionWeights, ParentCandidate, fuse_to_parents
-from chain.index.protocol import Child, ChildHit, Filters, KnowledgeIndex, Parent
+from index.embeddings import Embedder
+from index.fusion import FusionWeights, ParentCandidate, fuse_to_parents
+from index.protocol import Child, ChildHit, Filters, KnowledgeIndex, Parent
 
 
 @dataclass

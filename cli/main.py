@@ -20,11 +20,11 @@ app = typer.Typer(
 
 # Modules that add commands to `app`. Each defines `register(app: typer.Typer) -> None`.
 COMMAND_MODULES = [
-    "ingest.commands",  # ingest, index status
-    "chain.cli",  # ask, batch, qa import/list
-    "feedback.cli",  # export, stores init
+    "cli.ingest",  # ingest, index status
+    "cli.ask",  # ask, batch, qa import/list
+    "cli.feedback",  # export, stores init
     "finetune.serve",  # serve-model
-    "finetune.cli",  # finetune train/deploy/undeploy
+    "cli.finetune",  # finetune train/deploy/undeploy
 ]
 
 

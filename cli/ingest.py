@@ -28,9 +28,9 @@ def ingest(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from chain.embeddings import CachedEmbeddings, make_embedder
-    from chain.index.factory import open_index
-    from chain.index.protocol import EmbeddingModelMismatch
+    from index.embeddings import CachedEmbeddings, make_embedder
+    from index.factory import open_index
+    from index.protocol import EmbeddingModelMismatch
     from ingest.converters import SUPPORTED_SUFFIXES
     from ingest.sync import SyncOptions, discover, sync_paths
 
@@ -75,7 +75,7 @@ def index_status(
     sources: bool = typer.Option(False, "--sources", help="List every indexed source."),
 ) -> None:
     """Show what the index holds: backend, location, embedding model, counts, version."""
-    from chain.index.factory import open_index
+    from index.factory import open_index
 
     index = open_index(_settings())
     stats = index.stats()

@@ -1,6 +1,6 @@
 """Pure request/response shaping for the OpenSearch backend: index mappings, query bodies, documents.
 
-Kept apart from chain/index/opensearch.py (the client calls) so the shapes OpenSearch documents can
+Kept apart from index/opensearch.py (the client calls) so the shapes OpenSearch documents can
 be tested without a cluster (tests/unit/test_opensearch_requests.py).
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from chain.index.protocol import Child, ChildHit, Filters, Parent
-from chain.index.text import identifier_parts, query_terms
+from index.protocol import Child, ChildHit, Filters, Parent
+from index.text import identifier_parts, query_terms
 
 META_ID = "__docent_meta__"
 BULK_CHUNK = 500

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chain.llm.protocol import LLM, LLMError
+from llm.protocol import LLM, LLMError
 from config.settings import Settings
 
 
@@ -19,7 +19,7 @@ def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
     rag: LLM | None = None
     notice = None
     if settings.llm_backend == "local":
-        from chain.llm.local import LocalLLM
+        from llm.local import LocalLLM
 
         llm = LocalLLM(settings.local_model)
         try:
@@ -29,18 +29,18 @@ def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
             notice = (f"The local model '{settings.local_model}' could not be loaded ({exc}). "
                       "Docent is answering with quotes from the documents instead.")
     elif settings.llm_backend == "sagemaker":
-        from chain.llm.sagemaker import SageMakerLLM
+        from llm.sagemaker import SageMakerLLM
 
         rag = SageMakerLLM.from_settings(settings, "rag", client=sagemaker_client)
     elif settings.llm_backend in ("bedrock", "openai"):
         # Generation settings (DOCENT_TEMPERATURE, DOCENT_MAX_NEW_TOKENS) travel per call as GenerationParams.
         try:
             if settings.llm_backend == "bedrock":
-                from chain.llm.bedrock import BedrockLLM
+                from llm.bedrock import BedrockLLM
 
                 rag = BedrockLLM.from_settings(settings)
             else:
-                from chain.llm.openai_compat import OpenAICompatLLM
+                from llm.openai_compat import OpenAICompatLLM
 
                 rag = OpenAICompatLLM.from_settings(settings)
         except LLMError as exc:
@@ -48,7 +48,7 @@ def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
                       "Docent is answering with quotes from the documents instead.")
     finetuned: LLM | None = None
     if settings.sagemaker_finetuned_endpoint:
-        from chain.llm.sagemaker import SageMakerLLM
+        from llm.sagemaker import SageMakerLLM
 
         finetuned = SageMakerLLM.from_settings(settings, "finetuned", client=sagemaker_client)
     return Generators(rag, finetuned, notice)

@@ -11,7 +11,7 @@ or a LangChain `Embeddings`.
   with the index's metadata filters (`source`, `kind`, `title`).
 
 >>> from langchain_core.embeddings import DeterministicFakeEmbedding
->>> from chain.index.embedded import EmbeddedIndex
+>>> from index.embedded import EmbeddedIndex
 >>> import tempfile
 >>> store = DocentVectorStore(EmbeddedIndex(tempfile.mkdtemp()), DeterministicFakeEmbedding(size=8))
 >>> store.add_texts(["VPN setup: install GlobalProtect"], ids=["vpn"])
@@ -36,7 +36,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict
 
-from chain.index.protocol import Child, Filters, KnowledgeIndex, Parent, SourceRecord
+from index.protocol import Child, Filters, KnowledgeIndex, Parent, SourceRecord
 
 SOURCE_PREFIX = "langchain/"
 # The Protocol's Parent has no free-form metadata field; LangChain metadata rides in `anchor`
@@ -134,8 +134,8 @@ def pushdown_filters(filter: dict[str, Any] | None) -> Filters | None:
 class DocentVectorStore(VectorStore):
     """LangChain VectorStore over a Docent KnowledgeIndex.
 
-    >>> from chain.index.embedded import EmbeddedIndex                          # doctest: +SKIP
-    >>> from chain.embeddings import LocalEmbeddings                           # doctest: +SKIP
+    >>> from index.embedded import EmbeddedIndex                          # doctest: +SKIP
+    >>> from index.embeddings import LocalEmbeddings                           # doctest: +SKIP
     >>> store = DocentVectorStore(EmbeddedIndex("data/index"), LocalEmbeddings())  # doctest: +SKIP
     >>> store.as_retriever().invoke("How many days of annual leave?")         # doctest: +SKIP
     """
@@ -228,7 +228,7 @@ class DocentVectorStore(VectorStore):
                    **kwargs: Any) -> DocentVectorStore:
         """Build a store and add `texts`. Without `index`, the configured index is opened."""
         if index is None:
-            from chain.index.factory import open_index
+            from index.factory import open_index
             from config.settings import get_settings
 
             index = open_index(get_settings())
@@ -255,7 +255,7 @@ class DocentRetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, filters: Filters | None = None) -> list[Document]:
-        from chain.index.retrieval import HybridRetriever
+        from index.retrieval import HybridRetriever
 
         hybrid = HybridRetriever(self.index, as_embedder(self.embedder), candidates=self.candidates)
         passages = hybrid.retrieve(query, k=k or self.k, filters=filters if filters is not None else self.filters)

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from chain.llm.protocol import ChatMessage, GenerationParams, LLMError
-from chain.llm.sagemaker_protocol import StopTrimmer, merge_for_alternation, mistral_prompt
+from llm.protocol import ChatMessage, GenerationParams, LLMError
+from llm.sagemaker_protocol import StopTrimmer, merge_for_alternation, mistral_prompt
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from chain.llm.protocol import ChatMessage, GenerationParams, LLMError
-from chain.llm.sagemaker_protocol import LMIHandler, ModelStreamError, StopTrimmer, WireFormatError
+from llm.protocol import ChatMessage, GenerationParams, LLMError
+from llm.sagemaker_protocol import LMIHandler, ModelStreamError, StopTrimmer, WireFormatError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

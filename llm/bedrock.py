@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from chain.llm.protocol import ChatMessage, GenerationParams, LLMError
-from chain.llm.sagemaker import error_code, is_retryable, runtime_client_config
-from chain.llm.sagemaker_protocol import StopTrimmer
+from llm.protocol import ChatMessage, GenerationParams, LLMError
+from llm.sagemaker import error_code, is_retryable, runtime_client_config
+from llm.sagemaker_protocol import StopTrimmer
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Syst
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
-from chain.llm.protocol import ChatMessage, GenerationParams
+from llm.protocol import ChatMessage, GenerationParams
 
 
 def to_chat_messages(messages: list[BaseMessage]) -> list[ChatMessage]:
@@ -33,7 +33,7 @@ def to_chat_messages(messages: list[BaseMessage]) -> list[ChatMessage]:
 
 
 class DocentChatModel(BaseChatModel):
-    """A LangChain chat model over any backend implementing chain.llm.protocol.LLM.
+    """A LangChain chat model over any backend implementing llm.protocol.LLM.
 
     >>> from langchain_core.messages import HumanMessage
     >>> chat = DocentChatModel(llm=LocalLLM("/models/tiny"), max_tokens=32)   # doctest: +SKIP

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chain.index.protocol import (
+from index.protocol import (
     Child,
     ChildHit,
     EmbeddingModelMismatch,
@@ -33,7 +33,7 @@ from chain.index.protocol import (
     Parent,
     SourceRecord,
 )
-from chain.index.text import query_terms, searchable_text
+from index.text import query_terms, searchable_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

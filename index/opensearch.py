@@ -9,7 +9,7 @@ are bulk-indexed with a fresh `generation`, then the source's docs of other gene
 deleted, and the source record is written last. A failure midway leaves the old source record,
 so the next `docent ingest` sees a changed hash and repeats the swap.
 
-Request bodies are built by the pure functions in chain/index/opensearch_requests.py; tests
+Request bodies are built by the pure functions in index/opensearch_requests.py; tests
 compare them with the shapes OpenSearch documents.
 
 >>> from opensearchpy import OpenSearch                            # doctest: +SKIP
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from chain.index.opensearch_requests import (  # noqa: F401 - re-exported for callers and tests
+from index.opensearch_requests import (  # noqa: F401 - re-exported for callers and tests
     BULK_CHUNK,
     FILTER_FIELDS,
     HNSW_EF_CONSTRUCTION,
@@ -51,7 +51,7 @@ from chain.index.opensearch_requests import (  # noqa: F401 - re-exported for ca
     sources_index_body,
     stale_query,
 )
-from chain.index.protocol import (
+from index.protocol import (
     Child,
     ChildHit,
     EmbeddingModelMismatch,

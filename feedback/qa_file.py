@@ -10,7 +10,7 @@ returned in a :class:`ValidationReport`, so a user fixes the file once.
 
 Example::
 
-    from finetune.dataset import load_pairs, validate_pairs, split_pairs
+    from feedback.qa_file import load_pairs, validate_pairs, split_pairs
 
     pairs, report = load_pairs("qa.csv")
     report = report.merge(validate_pairs(pairs, max_tokens=1024))

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from chain.llm.protocol import ChatMessage, GenerationParams, LLMError
-from chain.llm.sagemaker_protocol import StopTrimmer
+from llm.protocol import ChatMessage, GenerationParams, LLMError
+from llm.sagemaker_protocol import StopTrimmer
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ What travels:
 
 Everything here is pure: bytes and plain data in, bytes and plain data out.
 
->>> from chain.llm.protocol import ChatMessage, GenerationParams
+>>> from llm.protocol import ChatMessage, GenerationParams
 >>> handler = LMIHandler()
 >>> body = handler.encode_request([ChatMessage("user", "Hi?")], GenerationParams(max_new_tokens=8))
 >>> handler.decode_request(body).inputs
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from chain.llm.protocol import ChatMessage, GenerationParams
+from llm.protocol import ChatMessage, GenerationParams
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"

@@ -1,5 +1,5 @@
 """The `sagemaker` Embedder: a feature-extraction endpoint (HF container or `docent serve-model --task
-feature-extraction`). The request/response format lives in chain/llm/sagemaker_protocol.py.
+feature-extraction`). The request/response format lives in llm/sagemaker_protocol.py.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from chain.embeddings import _normalise
-from chain.llm.protocol import LLMError
-from chain.llm.sagemaker import build_runtime_client, call_with_backoff, describe_aws_error
-from chain.llm.sagemaker_protocol import LMIHandler, WireFormatError
+from index.embeddings import _normalise
+from llm.protocol import LLMError
+from llm.sagemaker import build_runtime_client, call_with_backoff, describe_aws_error
+from llm.sagemaker_protocol import LMIHandler, WireFormatError
 
 
 class EmbeddingsError(RuntimeError):

@@ -1,7 +1,7 @@
 """Pure ranking logic for hybrid retrieval: fuse lexical and dense child hits, lift them to
 parents, and keep the evidence (raw scores) that confidence and abstention need.
 
->>> from chain.index.protocol import ChildHit
+>>> from index.protocol import ChildHit
 >>> lex = [ChildHit("p1-0", "p1", 9.0), ChildHit("p2-0", "p2", 5.0)]
 >>> den = [ChildHit("p2-0", "p2", 0.8), ChildHit("p1-1", "p1", 0.7)]
 >>> [c.parent_id for c in fuse_to_parents(lex, den)]
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chain.index.protocol import ChildHit
+from index.protocol import ChildHit
 
 RRF_K = 60
 
