@@ -20,7 +20,7 @@ def get_settings():
 
 @st.cache_resource(show_spinner=False)
 def get_store():
-    from feedback.store import open_store
+    from feedback.factory import open_store
 
     return open_store(get_settings())
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from index.embeddings import CachedEmbeddings, make_embedder
+from index.embeddings import CachedEmbeddings
+from index.factory import make_embedder
 from index.factory import open_index
 from index.retrieval import HybridRetriever
 from llm.factory import build_generators

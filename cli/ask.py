@@ -10,7 +10,7 @@ import typer
 
 def _open(settings=None):
     from config.settings import load_settings
-    from feedback.store import open_store
+    from feedback.factory import open_store
 
     settings = settings or load_settings()
     return settings, open_store(settings)
@@ -130,8 +130,7 @@ def qa_import(
         raise typer.Exit(2)
     if report.errors or report.warnings:
         typer.secho(report.render(), fg=typer.colors.YELLOW, err=True)
-    records = [QAPair.new(p.instruction, p.response, context=p.context, images=list(p.images), origin="import")
-               for p in usable]
+    records = [QAPair.from_row(p, origin="import") for p in usable]
     result = store.add_qa_pairs(records)
     typer.echo(f"{path}: {result.message}")
     for q in result.duplicate_questions[:20]:

@@ -43,7 +43,8 @@ def export(
     """
     from config.settings import load_settings
     from feedback.export import export as run_export
-    from feedback.store import StoreError, open_store
+    from feedback.factory import open_store
+    from feedback.store import StoreError
 
     if what not in EXPORT_WHAT:
         raise typer.BadParameter(f"{what!r} is unknown; use one of {', '.join(EXPORT_WHAT)}.", param_hint="--what")

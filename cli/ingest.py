@@ -28,7 +28,8 @@ def ingest(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from index.embeddings import CachedEmbeddings, make_embedder
+    from index.embeddings import CachedEmbeddings
+    from index.factory import make_embedder
     from index.factory import open_index
     from index.protocol import EmbeddingModelMismatch
     from ingest.converters import SUPPORTED_SUFFIXES

@@ -11,6 +11,8 @@ a remote store so a write is never lost while it is unreachable.
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,7 +29,7 @@ DEFAULT_LOW_CONFIDENCE = 0.5
 TimeBound = date | datetime | str | None
 
 
-class StoreError(RuntimeError):
+class StoreError(DocentError, RuntimeError):
     """A store operation failed; the message says what and what to do."""
 
 
@@ -233,22 +235,3 @@ def merge_feedback(existing: Feedback | None, incoming: Feedback) -> Feedback | 
     merged = Feedback.from_dict(incoming.to_dict())
     merged.created_at = min(existing.created_at, incoming.created_at)
     return merged
-
-
-def open_store(settings: Settings | None = None, **kwargs) -> FeedbackStore:
-    """The store chosen by settings.store_backend; DynamoDB is wrapped in an outbox so no write is lost."""
-    if settings is None:
-        from config.settings import get_settings
-
-        settings = get_settings()
-    if settings.store_backend == "sqlite":
-        from feedback.sqlite import SQLiteFeedbackStore
-
-        return SQLiteFeedbackStore(settings.sqlite_path)
-    if settings.store_backend == "dynamodb":
-        from feedback.dynamodb import DynamoDBFeedbackStore
-        from feedback.outbox import OutboxStore
-
-        inner = DynamoDBFeedbackStore.from_settings(settings, **kwargs)
-        return OutboxStore(inner, settings.data_dir / "outbox.sqlite3")
-    raise ValueError(f"DOCENT_STORE_BACKEND={settings.store_backend!r} is unknown; use sqlite or dynamodb.")

@@ -85,15 +85,6 @@ class LocalEmbeddings:
         return self.embed_documents([text])[0]
 
 
-def make_embedder(settings) -> Embedder:
-    """The embedder the settings ask for (`local` or `sagemaker`)."""
-    if settings.embeddings_backend == "sagemaker":
-        from index.sagemaker_embeddings import SageMakerEmbeddings
-
-        return SageMakerEmbeddings.from_settings(settings)
-    return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size)
-
-
 class CachedEmbeddings:
     """Wraps an Embedder with an on-disk cache keyed by (model, text): re-ingesting a changed file
     or rebuilding with other chunk sizes only embeds the text that is really new.

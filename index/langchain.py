@@ -226,12 +226,9 @@ class DocentVectorStore(VectorStore):
     def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, *,
                    ids: list[str] | None = None, index: KnowledgeIndex | None = None,
                    **kwargs: Any) -> DocentVectorStore:
-        """Build a store and add `texts`. Without `index`, the configured index is opened."""
+        """Build a store over `index` (e.g. `index.factory.open_index(settings)`) and add `texts`."""
         if index is None:
-            from index.factory import open_index
-            from config.settings import get_settings
-
-            index = open_index(get_settings())
+            raise ValueError("DocentVectorStore.from_texts needs index=...: pass index.factory.open_index(settings).")
         store = cls(index, embedding, **kwargs)
         store.add_texts(texts, metadatas, ids=ids)
         return store

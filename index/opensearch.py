@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from config.settings import ConfigError
+
 from index.opensearch_requests import (  # noqa: F401 - re-exported for callers and tests
     BULK_CHUNK,
     FILTER_FIELDS,
@@ -109,9 +111,8 @@ class OpenSearchIndex:
     def __init__(self, client=None, index_name: str | None = None, settings=None, *,
                  serverless: bool | None = None, engine: str | None = None, endpoint: str | None = None):
         if client is None and settings is None:
-            from config.settings import get_settings
-
-            settings = get_settings()
+            raise ConfigError("OpenSearchIndex needs the settings (DOCENT_OPENSEARCH_*) or a ready client; "
+                              "open it with index.factory.open_index(settings).")
         self.client = client if client is not None else build_client(settings)
         self.name = index_name or (settings.opensearch_index if settings else "docent-chunks")
         self.serverless = serverless if serverless is not None else bool(

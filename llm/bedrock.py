@@ -85,13 +85,9 @@ def text_events(events: Iterator[dict]) -> Iterator[str]:
 
 
 def build_bedrock_client(region: str | None = None, max_attempts: int = 4):
-    """A boto3 `bedrock-runtime` client; the region defaults to DOCENT_AWS_REGION."""
+    """A boto3 `bedrock-runtime` client; pass DOCENT_AWS_REGION (an unset region comes from boto3's configuration)."""
     import boto3
 
-    if region is None:
-        from config.settings import get_settings
-
-        region = get_settings().aws_region
     session = boto3.session.Session()
     region = region or session.region_name
     if not region:

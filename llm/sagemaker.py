@@ -47,18 +47,12 @@ def runtime_client_config(max_attempts: int = 4, read_timeout: float = 70.0):
 
 
 def build_runtime_client(region: str | None = None, endpoint_url: str | None = None, max_attempts: int = 4):
-    """A boto3 `sagemaker-runtime` client; unset values come from Docent's settings.
+    """A boto3 `sagemaker-runtime` client; an unset region comes from boto3's own configuration.
 
     A loopback `endpoint_url` (a local `docent serve-model`) works without AWS credentials.
     """
     import boto3
 
-    if region is None or endpoint_url is None:
-        from config.settings import get_settings
-
-        settings = get_settings()
-        region = region or settings.aws_region
-        endpoint_url = endpoint_url or settings.sagemaker_endpoint_url
     session = boto3.session.Session()
     kwargs: dict[str, Any] = {}
     if endpoint_url and urlparse(endpoint_url).hostname in {"127.0.0.1", "localhost", "::1"}:

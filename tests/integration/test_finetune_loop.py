@@ -83,7 +83,7 @@ def docent():
 def fill_store(settings):
     """The Q&A set as imported pairs, then one reviewed turn whose approved correction replaces a pair."""
     from feedback.records import Feedback, QAPair, Turn
-    from feedback.store import open_store
+    from feedback.factory import open_store
 
     store = open_store(settings)
     added = store.add_qa_pairs([QAPair.new(q, a, origin="import") for q, a in TINY_QA_PAIRS])

@@ -139,7 +139,7 @@ def test_cited_passages_ignores_out_of_range_numbers():
 def test_qa_set_path_seeds_an_empty_set_once(tmp_path):
     from feedback.qa_seed import seed_qa_set
     from config.settings import Settings
-    from feedback.store import open_store
+    from feedback.factory import open_store
 
     csv_path = tmp_path / "pairs.csv"
     csv_path.write_text("instruction,response\nWhere is the canteen?,Building C.\n", encoding="utf-8")

@@ -8,7 +8,8 @@ import pytest
 
 from config.settings import Settings
 from feedback.records import Feedback, Turn
-from feedback.store import merge_feedback, open_store, select_for_review, time_window
+from feedback.factory import open_store
+from feedback.store import merge_feedback, select_for_review, time_window
 
 
 def test_whole_days_are_inclusive():
