@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from chain.types import Reference
 from feedback.records import LIKERT_LABELS, Feedback, QAPair, Turn
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -49,15 +50,15 @@ def md_text(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|<>~$])", r"\\\1", str(text))
 
 
-def reference_line(ref: dict[str, Any]) -> str:
+def reference_line(ref: Reference) -> str:
     """'[Title — section Setup](https://…)' or 'Title — page 2 (`hr/leave.pdf`)' as safe Markdown."""
-    label = str(ref.get("title") or ref.get("source") or "source")
-    if ref.get("locator"):
-        label += f" — {ref['locator']}"
-    link = safe_link(ref.get("url"))
+    label = str(ref.title or ref.source or "source")
+    if ref.locator:
+        label += f" — {ref.locator}"
+    link = safe_link(ref.url)
     if link:
         return f"[{md_text(label)}](<{link.replace('>', '%3E').replace(' ', '%20')}>)"
-    source = str(ref.get("source") or "")
+    source = str(ref.source or "")
     if source.startswith("qa:"):
         return md_text(label)
     return f"{md_text(label)} ({md_text(source)})" if source else md_text(label)
@@ -239,7 +240,7 @@ def import_qa_file(store, path: Path):
     complete = [p for p in pairs if p.instruction.strip() and p.response.strip()]
     if not complete:
         return None, text or f"{path.name}: no pairs found; the file needs 'instruction' and 'response' columns."
-    records = [QAPair.new(p.instruction, p.response, context=p.context, images=list(p.images), origin="import")
+    records = [QAPair.from_row(p, origin="import")
                for p in complete]
     return store.add_qa_pairs(records), text
 

@@ -10,6 +10,8 @@ all call `answer()`.
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 import re
 import time
 import unicodedata
@@ -31,7 +33,7 @@ from chain.types import AnswerResult, ChainEvent, Reference
 from config.prompts import NOT_FOUND
 
 
-class InvalidQuestion(ValueError):
+class InvalidQuestion(DocentError, ValueError):
     """The question cannot be answered as typed; the message says what to change."""
 
 

@@ -23,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from chain.types import Route
 from index.embeddings import Embedder
 from index.text import query_terms
 
@@ -54,7 +55,7 @@ class RouteFeatures:
 
 @dataclass
 class RouteDecision:
-    route: str  # "finetuned" | "rag"
+    route: Route
     score: float  # in [0, 1]; >= threshold means finetuned
     threshold: float
     pair: object | None  # the matched pair (nearest by question), even when routed to RAG

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Route = Literal["finetuned", "rag"]
@@ -20,6 +20,24 @@ class Reference:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | Reference) -> Reference:
+        """From a stored dict (older rows lack `n` and `snippet`); unknown keys are ignored."""
+        if isinstance(data, Reference):
+            return data
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("title", values.get("source", ""))
+        values.setdefault("locator", "")
+        values.setdefault("url", None)
+        values["score"] = float(values.get("score") or 0.0)
+        values["n"] = int(values.get("n") or 0)
+        return cls(**values)
+
+    def number(self, position: int) -> int:
+        """The number the answer cites it by; its 1-based position for rows stored before numbers were kept."""
+        return self.n or position
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+import click
 import typer
 
 app = typer.Typer(
@@ -46,15 +47,39 @@ def _register_all() -> None:
         module.register(app)
 
 
-def main() -> None:
-    from config.settings import ConfigError
+def main(argv: list[str] | None = None) -> None:
+    """Run `docent`. Every failure prints its message (and the fix) and exits 1; `--debug` anywhere
+    on the command line shows the traceback instead."""
+    from config.errors import DocentError
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     _register_all()
     try:
-        app()
-    except ConfigError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        code = app(args=args, prog_name="docent", standalone_mode=False)
+    except SystemExit:
+        raise
+    except click.exceptions.Abort:
+        typer.secho("Aborted.", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    except click.ClickException as exc:  # usage errors keep click's own message and exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if debug:
+            raise
+        typer.secho(_describe(exc, DocentError), fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _describe(exc: Exception, known: type[Exception]) -> str:
+    if isinstance(exc, known):
+        return str(exc)
+    detail = str(exc).strip() or "no detail"
+    return (f"docent: unexpected {type(exc).__name__}: {detail}\n"
+            "Run the same command with --debug for the traceback, and report it if the message does not help.")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ True
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,7 +31,7 @@ MAX_USER_CHARS = 320  # longest valid email address
 PAGE_ROLES: dict[str, Role] = {"chat": "employee", "review": "reviewer", "analytics": "analyst", "knowledge": "admin"}
 
 
-class IdentityError(ValueError):
+class IdentityError(DocentError, ValueError):
     """No usable identity: the message says why and what to do."""
 
 

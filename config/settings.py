@@ -10,6 +10,8 @@ Bad combinations are refused at start-up with a message that says how to fix the
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -20,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class ConfigError(ValueError):
+class ConfigError(DocentError, ValueError):
     """A setting or a combination of settings is wrong; the message says how to fix it."""
 
 

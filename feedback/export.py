@@ -28,14 +28,14 @@ EXPORT_FORMATS = ("csv", "xlsx", "parquet", "jsonl")
 IMAGES_SEPARATOR = ";"  # how a CSV cell lists several image paths
 
 
-def reference_ids(references: Iterable[dict[str, Any]]) -> str:
-    """'hr/leave.pdf#page 2; it/vpn.docx' — the passages an answer cited, in one cell."""
+def reference_ids(references: Iterable[Reference]) -> str:
+    """'[1] hr/leave.pdf#page 2; [3] it/vpn.docx' — the passages an answer cited, by their number."""
     ids = []
-    for ref in references:
-        source = str(ref.get("source") or "")
-        locator = str(ref.get("locator") or "")
-        ids.append(f"{source}#{locator}" if locator else source)
-    return "; ".join(i for i in ids if i)
+    for position, ref in enumerate(references, 1):
+        place = f"{ref.source}#{ref.locator}" if ref.locator else ref.source
+        if place:
+            ids.append(f"[{ref.number(position)}] {place}")
+    return "; ".join(ids)
 
 
 def _turn_columns(turn: Turn | None, prefix: str = "") -> dict[str, Any]:
@@ -71,7 +71,7 @@ def turn_rows(turns: Sequence[Turn], feedback: Sequence[Feedback] = ()) -> list[
     for t in turns:
         row = {"turn_id": t.turn_id} | _turn_columns(t)
         row["timings_ms"] = json.dumps(t.timings_ms, sort_keys=True)
-        row["references"] = json.dumps(t.references)
+        row["references"] = json.dumps([r.to_dict() for r in t.references])
         row |= {"feedback_count": count[t.turn_id], "thumbs_up": ups[t.turn_id], "thumbs_down": downs[t.turn_id]}
         rows.append(row)
     return rows

@@ -37,8 +37,8 @@ MIN_PAIRS_FOR_HELD_OUT = 10
 
 
 @dataclass(frozen=True)
-class QAPair:
-    """One training example. ``line`` is where it came from (1-based, header is line 1 in CSV)."""
+class QARow:
+    """One row of a Q&A file (a training example; stored as feedback.records.QAPair). ``line`` is where it came from (1-based, header is line 1 in CSV)."""
 
     instruction: str
     response: str
@@ -100,12 +100,12 @@ class ValidationReport:
 
 @dataclass(frozen=True)
 class Split:
-    train: list[QAPair]
-    held_out: list[QAPair]
+    train: list[QARow]
+    held_out: list[QARow]
     evaluate_on_train: bool  # True when the set was too small to hold anything out
 
     @property
-    def eval_pairs(self) -> list[QAPair]:
+    def eval_pairs(self) -> list[QARow]:
         return self.train if self.evaluate_on_train else self.held_out
 
 
@@ -127,7 +127,7 @@ def _parse_images(value: object) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.replace(";", ",").split(",") if part.strip())
 
 
-def _row_to_pair(row: dict, line: int, report: ValidationReport) -> QAPair | None:
+def _row_to_pair(row: dict, line: int, report: ValidationReport) -> QARow | None:
     values = {}
     for key in (*REQUIRED_COLUMNS, "context"):
         value = row.get(key)
@@ -135,7 +135,7 @@ def _row_to_pair(row: dict, line: int, report: ValidationReport) -> QAPair | Non
             report.add(line, f"'{key}' must be text, got {type(value).__name__}")
             return None
         values[key] = (value or "").strip()
-    return QAPair(
+    return QARow(
         instruction=values["instruction"],
         response=values["response"],
         context=values["context"],
@@ -144,8 +144,8 @@ def _row_to_pair(row: dict, line: int, report: ValidationReport) -> QAPair | Non
     )
 
 
-def _read_csv(path: Path, report: ValidationReport) -> list[QAPair]:
-    pairs: list[QAPair] = []
+def _read_csv(path: Path, report: ValidationReport) -> list[QARow]:
+    pairs: list[QARow] = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
@@ -166,8 +166,8 @@ def _read_csv(path: Path, report: ValidationReport) -> list[QAPair]:
     return pairs
 
 
-def _read_jsonl(path: Path, report: ValidationReport) -> list[QAPair]:
-    pairs: list[QAPair] = []
+def _read_jsonl(path: Path, report: ValidationReport) -> list[QARow]:
+    pairs: list[QARow] = []
     with path.open(encoding="utf-8-sig") as handle:
         for line_no, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -190,7 +190,7 @@ def _read_jsonl(path: Path, report: ValidationReport) -> list[QAPair]:
     return pairs
 
 
-def load_pairs(path: str | Path) -> tuple[list[QAPair], ValidationReport]:
+def load_pairs(path: str | Path) -> tuple[list[QARow], ValidationReport]:
     """Read a CSV or JSONL fine-tuning set. Returns the readable pairs and a report of problems."""
     path = Path(path)
     report = ValidationReport(source=str(path))
@@ -216,7 +216,7 @@ def load_pairs(path: str | Path) -> tuple[list[QAPair], ValidationReport]:
 
 
 def validate_pairs(
-    pairs: Iterable[QAPair],
+    pairs: Iterable[QARow],
     *,
     max_tokens: int | None = None,
     count_tokens: Callable[[str], int] | None = None,
@@ -254,7 +254,7 @@ def validate_pairs(
 
 
 def split_pairs(
-    pairs: list[QAPair], held_out_fraction: float = 0.1, seed: int = 42, min_pairs: int = MIN_PAIRS_FOR_HELD_OUT
+    pairs: list[QARow], held_out_fraction: float = 0.1, seed: int = 42, min_pairs: int = MIN_PAIRS_FOR_HELD_OUT
 ) -> Split:
     """Deterministically split pairs into train and held-out sets.
 
@@ -273,7 +273,7 @@ def split_pairs(
     return Split(train=[pairs[i] for i in train], held_out=[pairs[i] for i in held], evaluate_on_train=False)
 
 
-def data_hash(pairs: Iterable[QAPair]) -> str:
+def data_hash(pairs: Iterable[QARow]) -> str:
     """sha256 over the normalised rows, in order: the same data gives the same hash."""
     digest = hashlib.sha256()
     for pair in pairs:

@@ -14,6 +14,5 @@ def seed_qa_set(settings: Settings, store) -> int:
     pairs, report = load_pairs(settings.qa_set_path)
     if not pairs:
         raise ValueError(f"DOCENT_QA_SET_PATH={settings.qa_set_path}: no pairs could be read.\n{report.render()}")
-    result = store.add_qa_pairs([QAPair.new(p.instruction, p.response, context=p.context, images=list(p.images))
-                                 for p in pairs])
+    result = store.add_qa_pairs([QAPair.from_row(p) for p in pairs])
     return result.added

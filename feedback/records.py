@@ -13,6 +13,8 @@ True
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 import hashlib
 import re
 import uuid
@@ -20,7 +22,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Route = Literal["finetuned", "rag"]
+from chain.types import Reference, Route
+
 FeedbackKind = Literal["thumbs", "review"]
 Severity = Literal["minor", "major"]
 
@@ -37,7 +40,7 @@ LIKERT_LABELS = {
 QA_ORIGINS = ("import", "correction")
 
 
-class RecordError(ValueError):
+class RecordError(DocentError, ValueError):
     """A record field has a value Docent cannot store; the message names the field and the fix."""
 
 
@@ -101,11 +104,14 @@ class Turn:
     abstained: bool = False
     confidence: float = 0.0
     matched_question: str | None = None
-    references: list[dict[str, Any]] = field(default_factory=list)  # {source,title,locator,url,score}
+    references: list[Reference] = field(default_factory=list)  # each keeps its citation number n
     backend: str = ""
     model: str = ""
     index_version: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence_band: str = ""  # high / medium / low, as shown with the answer
+    notice: str | None = None  # e.g. "the local model could not be loaded; answering extractively"
+    images: list[str] = field(default_factory=list)  # images of the matched Q&A pair
 
     def __post_init__(self) -> None:
         for name in ("turn_id", "session_id", "user", "question"):
@@ -122,7 +128,8 @@ class Turn:
             raise RecordError(f"Turn.confidence={self.confidence} is outside [0, 1].")
         self.abstained = bool(self.abstained)
         self.standalone_question = self.standalone_question or self.question
-        self.references = [dict(r) for r in self.references]
+        self.references = [Reference.from_dict(r) for r in self.references]
+        self.images = [str(i) for i in self.images or []]
         self.timings_ms = {str(k): float(v) for k, v in self.timings_ms.items()}
 
     @classmethod
@@ -248,6 +255,11 @@ class QAPair:
     @classmethod
     def new(cls, question: str, answer: str, **kwargs: Any) -> QAPair:
         return cls(pair_id="", question=question, answer=answer, **kwargs)
+
+    @classmethod
+    def from_row(cls, row: Any, **kwargs: Any) -> QAPair:
+        """From a row of a Q&A file (feedback.qa_file.QARow: instruction, response, context, images)."""
+        return cls.new(row.instruction, row.response, context=row.context, images=list(row.images), **kwargs)
 
     @property
     def normalized_question(self) -> str:

@@ -26,10 +26,9 @@ def turn_from_result(result: AnswerResult, session_id: str, user: str, turn_id: 
         question=result.question, answer=result.answer, standalone_question=result.standalone_question,
         route=result.route, abstained=result.abstained, confidence=result.confidence,
         matched_question=result.matched_question,
-        references=[{k: r.to_dict()[k] for k in ("source", "title", "locator", "url", "score")}
-                    for r in result.references],
-        backend=result.backend, model=result.model, index_version=result.index_version,
-        timings_ms=result.timings_ms)
+        references=list(result.references), confidence_band=result.confidence_band, notice=result.notice,
+        images=list(result.images), backend=result.backend, model=result.model,
+        index_version=result.index_version, timings_ms=result.timings_ms)
 
 
 class ChatSession:

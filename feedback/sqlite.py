@@ -96,6 +96,7 @@ def _turn_row(turn: Turn) -> dict[str, Any]:
     row = turn.to_dict()
     row["references_json"] = json.dumps(row.pop("references"))
     row["timings_json"] = json.dumps(row.pop("timings_ms"))
+    row["images_json"] = json.dumps(row.pop("images"))
     row["abstained"] = int(turn.abstained)
     return row
 
@@ -104,6 +105,7 @@ def _turn(row: sqlite3.Row) -> Turn:
     data = dict(row)
     data["references"] = json.loads(data.pop("references_json"))
     data["timings_ms"] = json.loads(data.pop("timings_json"))
+    data["images"] = json.loads(data.pop("images_json", None) or "[]")
     data["abstained"] = bool(data["abstained"])
     return Turn.from_dict(data)
 

@@ -19,6 +19,8 @@ Example::
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 import json
 import tarfile
 import time
@@ -32,7 +34,7 @@ from finetune.aws_tables import tensor_parallel_degree
 VARIANT = "AllTraffic"
 
 
-class DeployError(RuntimeError):
+class DeployError(DocentError, RuntimeError):
     """A deployment problem the user can fix; the message says how."""
 
 

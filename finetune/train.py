@@ -23,6 +23,8 @@ Example::
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 import json
 import logging
 import os
@@ -37,7 +39,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script (SageMaker entry point): make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feedback.qa_file import QAPair, Split, data_hash, load_pairs, split_pairs, validate_pairs  # noqa: E402
+from feedback.qa_file import QARow, Split, data_hash, load_pairs, split_pairs, validate_pairs  # noqa: E402
 from finetune.evaluate import generate_answers, score  # noqa: E402
 from finetune.progress import progress_callback  # noqa: E402
 from finetune.train_config import TrainConfig, config_fields, load_train_config  # noqa: E402
@@ -48,7 +50,7 @@ FALLBACK_PROMPT = "<s>[INST] {question} [/INST]"
 FALLBACK_COMPLETION = " {answer}</s>"
 
 
-class TrainingError(RuntimeError):
+class TrainingError(DocentError, RuntimeError):
     """A problem the user can fix (bad data, missing GPU for QLoRA, ...); the message says how."""
 
 
@@ -63,13 +65,13 @@ class TrainResult:
 # ---------------------------------------------------------------- prompt formatting (pure)
 
 
-def user_message(pair: QAPair) -> str:
+def user_message(pair: QARow) -> str:
     if pair.context:
         return f"{pair.context}\n\n{pair.instruction}"
     return pair.instruction
 
 
-def format_prompt(tokenizer, pair: QAPair) -> str:
+def format_prompt(tokenizer, pair: QARow) -> str:
     """The text the model sees before its answer, exactly as at inference time."""
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(
@@ -78,7 +80,7 @@ def format_prompt(tokenizer, pair: QAPair) -> str:
     return FALLBACK_PROMPT.format(question=user_message(pair))
 
 
-def to_prompt_completion(tokenizer, pair: QAPair) -> dict[str, str]:
+def to_prompt_completion(tokenizer, pair: QARow) -> dict[str, str]:
     """One TRL prompt-completion record; the completion ends with the EOS token."""
     prompt = format_prompt(tokenizer, pair)
     if getattr(tokenizer, "chat_template", None):

@@ -111,11 +111,13 @@ def source_tarball(package_dir: Path | None = None) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path in sorted(package_dir.glob("*.py")):
             archive.add(path, arcname=f"finetune/{path.name}")
-        # train.py reads the Q&A file through feedback/qa_file.py (stdlib only); ship it without the
-        # rest of feedback/ so the container needs none of the stores' dependencies.
-        qa_file = package_dir.parent / "feedback" / "qa_file.py"
-        archive.add(qa_file, arcname="feedback/qa_file.py")
+        # train.py reads the Q&A file through feedback/qa_file.py and raises config.errors' base (both
+        # stdlib only); ship them without the rest of their packages, whose dependencies the container lacks.
+        root = package_dir.parent
+        for shipped in ("feedback/qa_file.py", "config/errors.py"):
+            archive.add(root / shipped, arcname=shipped)
         _add_bytes(archive, "feedback/__init__.py", b"")
+        _add_bytes(archive, "config/__init__.py", b"")
         _add_bytes(archive, "requirements.txt", ("\n".join(JOB_REQUIREMENTS) + "\n").encode())
     return buffer.getvalue()
 

@@ -6,6 +6,8 @@ be tested without a cluster (tests/unit/test_opensearch_requests.py).
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
 
 
-class OpenSearchIndexError(RuntimeError):
+class OpenSearchIndexError(DocentError, RuntimeError):
     """OpenSearch refused or could not be reached; the message names the endpoint and what to check."""
 
 

@@ -6,6 +6,8 @@ Parents are the sections the answer step reads; children are the small chunks th
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -101,7 +103,7 @@ Filters = dict[str, str | Sequence[str]]
 """Metadata filters on children: keys `source`, `kind`, `title`; a value or a list of values."""
 
 
-class EmbeddingModelMismatch(Exception):
+class EmbeddingModelMismatch(DocentError):
     """The index was built with another embedding model; mixing vectors would give nonsense."""
 
 

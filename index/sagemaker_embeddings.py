@@ -4,6 +4,8 @@ feature-extraction`). The request/response format lives in llm/sagemaker_protoco
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +17,7 @@ from llm.sagemaker import build_runtime_client, call_with_backoff, describe_aws_
 from llm.sagemaker_protocol import LMIHandler, WireFormatError
 
 
-class EmbeddingsError(RuntimeError):
+class EmbeddingsError(DocentError, RuntimeError):
     """The embeddings endpoint failed; the message is fit to show a person."""
 
 

@@ -11,6 +11,8 @@ locator that makes a deep link possible (heading path, page, sheet and row range
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 from dataclasses import dataclass, field
 
 
@@ -41,5 +43,5 @@ class Document:
     url: str | None = None  # the original's URL when the file says it (e.g. a wiki page's canonical link)
 
 
-class ConversionError(Exception):
+class ConversionError(DocentError):
     """A file could not be converted; the message says why in words a person can act on."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from config.errors import DocentError
+
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -21,7 +23,7 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
 
 
-class LLMError(Exception):
+class LLMError(DocentError):
     """A generator failed; the message is fit to show a person (no traceback, what to do)."""
 
 

@@ -77,7 +77,7 @@ def render_meta(turn, extra: dict) -> None:
         else:
             st.caption(f"Image: {md_text(name)}")
     if turn.references:
-        lines = [f"{i}. {reference_line(ref)}" for i, ref in enumerate(turn.references, 1)]
+        lines = [f"{ref.number(i)}. {reference_line(ref)}" for i, ref in enumerate(turn.references, 1)]
         st.markdown("**References**\n\n" + "\n".join(lines))
 
 

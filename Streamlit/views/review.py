@@ -52,7 +52,7 @@ def render_item(turn) -> None:
         st.caption(f"Matched question: {md_text(turn.matched_question)}")
     if turn.references:
         st.markdown("**References**\n\n" + "\n".join(
-            f"{i}. {reference_line(r)}" for i, r in enumerate(turn.references, 1)))
+            f"{r.number(i)}. {reference_line(r)}" for i, r in enumerate(turn.references, 1)))
     if existing:
         st.markdown("**Ratings so far**")
         st.dataframe([{

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from feedback.qa_file import QAPair, data_hash
+from feedback.qa_file import QARow, data_hash
 from finetune.train import TrainingError, run_training
 from finetune.train_config import TrainConfig, load_train_config
 from tests.fixtures.tiny_models import TINY_QA_PAIRS, tiny_mistral_dir
@@ -106,7 +106,7 @@ def test_output_dir_holds_everything_needed_to_reproduce(trained):
     } <= names
     assert "checkpoints" not in names and "config.json" not in names
     assert load_train_config(out / "train_config.json") == config
-    expected_hash = data_hash([QAPair(q, a) for q, a in TINY_QA_PAIRS])
+    expected_hash = data_hash([QARow(q, a) for q, a in TINY_QA_PAIRS])
     assert (out / "data_hash").read_text().strip() == expected_hash == result.data_hash
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 20 and metrics["data_hash"] == expected_hash

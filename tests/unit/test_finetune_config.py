@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from feedback.qa_file import QAPair
+from feedback.qa_file import QARow
 from finetune.evaluate import exact_match, normalise_answer, score, token_f1
 from finetune.train_config import TrainConfig, config_fields, load_train_config
 
@@ -88,7 +88,7 @@ def tiny_tokenizer():
 def test_prompt_completion_uses_the_chat_template_and_splits_at_the_answer(tiny_tokenizer):
     from finetune.train import format_prompt, to_prompt_completion
 
-    pair = QAPair("Who runs onboarding?", "The people team.")
+    pair = QARow("Who runs onboarding?", "The people team.")
     record = to_prompt_completion(tiny_tokenizer, pair)
     assert record == {"prompt": "<s>[INST] Who runs onboarding? [/INST]", "completion": " The people team.</s>"}
     assert format_prompt(tiny_tokenizer, pair) == record["prompt"]
@@ -97,7 +97,7 @@ def test_prompt_completion_uses_the_chat_template_and_splits_at_the_answer(tiny_
 def test_context_goes_before_the_question(tiny_tokenizer):
     from finetune.train import to_prompt_completion
 
-    record = to_prompt_completion(tiny_tokenizer, QAPair("Q?", "A.", context="Handbook p.3"))
+    record = to_prompt_completion(tiny_tokenizer, QARow("Q?", "A.", context="Handbook p.3"))
     assert record["prompt"] == "<s>[INST] Handbook p.3\n\nQ? [/INST]"
 
 
@@ -107,7 +107,7 @@ def test_fallback_format_without_a_chat_template(tiny_tokenizer):
     template = tiny_tokenizer.chat_template
     tiny_tokenizer.chat_template = None
     try:
-        record = to_prompt_completion(tiny_tokenizer, QAPair("Q?", "A."))
+        record = to_prompt_completion(tiny_tokenizer, QARow("Q?", "A."))
     finally:
         tiny_tokenizer.chat_template = template
     assert record == {"prompt": "<s>[INST] Q? [/INST]", "completion": " A.</s>"}

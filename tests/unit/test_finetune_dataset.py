@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feedback.qa_file import QAPair, data_hash, load_pairs, split_pairs, validate_pairs
+from feedback.qa_file import QARow, data_hash, load_pairs, split_pairs, validate_pairs
 
 
 def write(path: Path, text: str) -> Path:
@@ -60,11 +60,11 @@ def test_missing_or_unsupported_file_is_reported(tmp_path, name):
 
 def test_validation_finds_every_problem_with_line_numbers():
     pairs = [
-        QAPair("How many days leave?", "25.", line=2),
-        QAPair("", "orphan answer", line=3),
-        QAPair("Question without answer?", "", line=4),
-        QAPair("how many  DAYS leave?", "Twenty-five.", line=5),
-        QAPair("Long?", "word " * 50, line=6),
+        QARow("How many days leave?", "25.", line=2),
+        QARow("", "orphan answer", line=3),
+        QARow("Question without answer?", "", line=4),
+        QARow("how many  DAYS leave?", "Twenty-five.", line=5),
+        QARow("Long?", "word " * 50, line=6),
     ]
     report = validate_pairs(pairs, max_tokens=20, count_tokens=lambda s: len(s.split()), source="qa.csv")
     messages = {p.line: p.message for p in report.problems}
@@ -83,12 +83,12 @@ def test_empty_set_is_an_error():
 
 
 def test_valid_set_passes():
-    pairs = [QAPair(f"Q{i}?", f"A{i}.", line=i + 2) for i in range(5)]
+    pairs = [QARow(f"Q{i}?", f"A{i}.", line=i + 2) for i in range(5)]
     assert validate_pairs(pairs, max_tokens=100).ok
 
 
 def test_split_is_deterministic_and_disjoint():
-    pairs = [QAPair(f"Q{i}?", f"A{i}.", line=i + 2) for i in range(50)]
+    pairs = [QARow(f"Q{i}?", f"A{i}.", line=i + 2) for i in range(50)]
     first, again = split_pairs(pairs, 0.2, seed=7), split_pairs(pairs, 0.2, seed=7)
     assert first == again
     assert len(first.held_out) == 10 and len(first.train) == 40
@@ -99,7 +99,7 @@ def test_split_is_deterministic_and_disjoint():
 
 
 def test_tiny_set_trains_on_everything_and_evaluates_on_train():
-    pairs = [QAPair(f"Q{i}?", f"A{i}.") for i in range(5)]
+    pairs = [QARow(f"Q{i}?", f"A{i}.") for i in range(5)]
     split = split_pairs(pairs, 0.2, seed=1)
     assert split.evaluate_on_train and split.train == pairs and split.held_out == []
     assert split.eval_pairs == pairs
@@ -107,13 +107,13 @@ def test_tiny_set_trains_on_everything_and_evaluates_on_train():
 
 def test_split_refuses_bad_fraction():
     with pytest.raises(ValueError, match="held_out_fraction"):
-        split_pairs([QAPair("q", "a")] * 20, 1.0)
+        split_pairs([QARow("q", "a")] * 20, 1.0)
 
 
 def test_data_hash_ignores_whitespace_and_line_numbers_but_not_content():
-    a = [QAPair("How  many days?", "25 days.", line=2)]
-    b = [QAPair("How many days? ", "25 days.", line=9)]
-    c = [QAPair("How many days?", "26 days.", line=2)]
+    a = [QARow("How  many days?", "25 days.", line=2)]
+    b = [QARow("How many days? ", "25 days.", line=9)]
+    c = [QARow("How many days?", "26 days.", line=2)]
     assert data_hash(a) == data_hash(b)
     assert data_hash(a) != data_hash(c)
     assert len(data_hash(a)) == 64
