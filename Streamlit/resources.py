@@ -33,9 +33,7 @@ def get_chain():
     seed_qa_set(get_settings(), get_store())
     chain = build_chain(get_settings(), get_store())
     chain.retriever.embedder.embed_query("warm up")  # load the model now, under the spinner
-    warm_up = getattr(chain.retriever.index, "warm_up", None)
-    if warm_up:
-        warm_up()
+    chain.retriever.index.warm_up()
     return chain
 
 

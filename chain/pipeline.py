@@ -10,8 +10,6 @@ all call `answer()`.
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 import re
 import time
 import unicodedata
@@ -26,11 +24,12 @@ from chain.compression import compress, extractive_answer
 from chain.condense import condense_fallback
 from chain.confidence import band, finetuned_confidence, rag_confidence
 from chain.evidence import AbstainPolicy, decide_abstain, evidence_features
-from index.retrieval import HybridRetriever, Passage
-from llm.protocol import LLM, ChatMessage, GenerationParams, LLMError
 from chain.router import Router
 from chain.types import AnswerResult, ChainEvent, Reference
+from config.errors import DocentError
 from config.prompts import NOT_FOUND
+from index.retrieval import HybridRetriever, Passage
+from llm.protocol import LLM, ChatMessage, GenerationParams, LLMError
 
 
 class InvalidQuestion(DocentError, ValueError):
@@ -130,8 +129,7 @@ class DocentChain:
             return {**state, "decision": decision}
         index = self.retriever.index
         evidence = state["passages"][: self.options.abstain.evidence_passages]
-        features = evidence_features(state["standalone"], evidence, getattr(index, "term_stats", None),
-                                     getattr(index, "similar_terms", None))
+        features = evidence_features(state["standalone"], evidence, index.term_stats, index.similar_terms)
         verdict = decide_abstain(features, self.options.abstain)
         state["timings"]["route"] = (time.perf_counter() - t) * 1000
         return {**state, "decision": decision, "evidence": features, "verdict": verdict}

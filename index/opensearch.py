@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from config.settings import ConfigError
-
 from index.opensearch_requests import (  # noqa: F401 - re-exported for callers and tests
     BULK_CHUNK,
     FILTER_FIELDS,
@@ -50,8 +49,13 @@ from index.opensearch_requests import (  # noqa: F401 - re-exported for callers 
     parent_doc,
     parent_from_source,
     parents_index_body,
+    similar_terms_body,
+    similar_terms_from_response,
     sources_index_body,
     stale_query,
+    term_stats_body,
+    term_stats_from_response,
+    vectors_from_docs,
 )
 from index.protocol import (
     Child,
@@ -339,6 +343,52 @@ class OpenSearchIndex:
             backend=self.backend,
             location=f"{self.endpoint}/{self.name}",
         )
+
+    # -- capabilities (index.protocol.KnowledgeIndex) -------------------------------------------
+    def term_stats(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many chunks contain each term (after the index's english analyzer), and how many in all."""
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return {}, self._count(self.children_index)
+        with self._errors("count term frequencies"):
+            response = self.client.search(index=self.children_index, body=term_stats_body(unique), ignore=[404])
+        df, total = term_stats_from_response(unique, response)
+        return {t: df.get(t, 0) for t in terms}, total
+
+    def similar_terms(self, term: str, limit: int = 50) -> list[str]:
+        """Indexed terms within two edits of `term` (typo candidates), most frequent first."""
+        if len(term) < 4 or not term.isalnum():
+            return []
+        with self._errors("look up similar terms"):
+            response = self.client.search(index=self.children_index, body=similar_terms_body(term, limit),
+                                          ignore=[404])
+        return similar_terms_from_response(response)
+
+    def child_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of the given children (lexical-only hits get their exact cosine)."""
+        unique = list(dict.fromkeys(ids))
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(unique), BULK_CHUNK):
+            with self._errors(f"fetch vectors from '{self.children_index}'"):
+                response = self.client.mget(index=self.children_index, ignore=[404],
+                                            body={"ids": unique[start:start + BULK_CHUNK]},
+                                            params={"_source_includes": "doc_id,embedding"})
+            out.update(vectors_from_docs([d["_source"] for d in response.get("docs", []) if d.get("found")]))
+        return out
+
+    def flush(self) -> None:
+        """Make every write searchable now (Serverless refreshes on its own interval)."""
+        with self._errors("refresh the indices"):
+            self._refresh(self.children_index, self.parents_index, self.sources_index)
+
+    def warm_up(self) -> None:
+        """Load the native k-NN graphs into memory before the first question (faiss engine only;
+        the lucene engine and Serverless manage this themselves)."""
+        if self.serverless or self.engine == "lucene":
+            return
+        with self._errors("warm up the k-NN index"):
+            self.client.transport.perform_request("GET", f"/_plugins/_knn/warmup/{self.children_index}",
+                                                  params={"ignore": 404})
 
     def drop(self) -> None:
         """Delete the three indices (tests, or starting over with another embedding model)."""

@@ -6,12 +6,11 @@ be tested without a cluster (tests/unit/test_opensearch_requests.py).
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from typing import Any
 
 import numpy as np
 
+from config.errors import DocentError
 from index.protocol import Child, ChildHit, Filters, Parent
 from index.text import identifier_parts, query_terms
 
@@ -187,3 +186,46 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm else vector
+
+
+# --- capabilities the chain uses (term statistics, typo candidates, stored vectors) -------------
+TEXT_FIELDS = ["title", "section", "text", "identifiers"]
+
+
+def term_stats_body(terms: list[str]) -> dict[str, Any]:
+    """Document frequency of each term in one request: a `filters` aggregation of `multi_match`
+    queries, so each term goes through the fields' own analyzer (english: stemmed) as BM25 does."""
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "query": {"match_all": {}},
+        "aggs": {"df": {"filters": {"filters": {
+            str(i): {"multi_match": {"query": term, "fields": TEXT_FIELDS}} for i, term in enumerate(terms)
+        }}}},
+    }
+
+
+def term_stats_from_response(terms: list[str], response: dict[str, Any]) -> tuple[dict[str, int], int]:
+    buckets = response.get("aggregations", {}).get("df", {}).get("buckets", {})
+    total = response.get("hits", {}).get("total", {})
+    total_count = int(total.get("value", 0) if isinstance(total, dict) else total or 0)
+    return {t: int(buckets.get(str(i), {}).get("doc_count", 0)) for i, t in enumerate(terms)}, total_count
+
+
+def similar_terms_body(term: str, limit: int) -> dict[str, Any]:
+    """Indexed terms close to `term` (typo candidates) from the `term` suggester on the body text."""
+    return {
+        "size": 0,
+        "suggest": {"near": {"text": term, "term": {
+            "field": "text", "suggest_mode": "always", "max_edits": 2, "prefix_length": 1,
+            "min_word_length": 4, "size": limit, "sort": "frequency"}}},
+    }
+
+
+def similar_terms_from_response(response: dict[str, Any]) -> list[str]:
+    entries = response.get("suggest", {}).get("near", [])
+    return [o["text"] for e in entries for o in e.get("options", [])]
+
+
+def vectors_from_docs(docs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    return {d["doc_id"]: np.asarray(d["embedding"], dtype=np.float32) for d in docs if d.get("embedding")}

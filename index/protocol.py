@@ -6,13 +6,13 @@ Parents are the sections the answer step reads; children are the small chunks th
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
+from config.errors import DocentError
 
 
 @dataclass
@@ -139,3 +139,25 @@ class KnowledgeIndex(Protocol):
     def get_children(self, ids: Sequence[str]) -> dict[str, Child]: ...
 
     def stats(self) -> IndexStats: ...
+
+    # What the chain needs beyond search; every backend implements them (tests/contract/index_contract.py).
+    def term_stats(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many chunks contain each term (after the index's own stemming), and how many chunks in all.
+        The evidence check weighs a question's terms by this and refuses names the index never saw."""
+        ...
+
+    def similar_terms(self, term: str, limit: int = 50) -> list[str]:
+        """Indexed terms close to `term` (typo candidates); [] for short or non-alphanumeric terms."""
+        ...
+
+    def child_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of the given children; unknown ids are left out."""
+        ...
+
+    def flush(self) -> None:
+        """Make every write durable and searchable (called once at the end of an ingest)."""
+        ...
+
+    def warm_up(self) -> None:
+        """Load what the first search would load (vector graphs) now, under the app's start-up spinner."""
+        ...

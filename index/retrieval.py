@@ -76,12 +76,11 @@ class HybridRetriever:
     def _complete_dense(self, lexical: list[ChildHit], dense: list[ChildHit], vector: np.ndarray) -> list[ChildHit]:
         """Give lexical-only chunks their exact cosine when the index can return stored vectors, so
         fusion and the evidence check never mistake "not in the dense top k" for "dissimilar"."""
-        child_vectors = getattr(self.index, "child_vectors", None)
         seen = {h.child_id for h in dense}
         missing = [h for h in lexical if h.child_id not in seen]
-        if not child_vectors or not missing:
+        if not missing:
             return dense
-        vectors = child_vectors([h.child_id for h in missing])
+        vectors = self.index.child_vectors([h.child_id for h in missing])
         extra = [ChildHit(h.child_id, h.parent_id, float(vectors[h.child_id] @ vector))
                  for h in missing if h.child_id in vectors]
         return sorted([*dense, *extra], key=lambda h: -h.score)

@@ -192,8 +192,6 @@ def sync_paths(
         for source in sorted(set(known) - seen):
             index.delete_source(source)
             summary.outcomes.append(FileOutcome(source, "deleted"))
-    flush = getattr(index, "flush", None)
-    if flush:
-        flush()
+    index.flush()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -51,9 +51,7 @@ class KnowledgeIndexContract:
         return index
 
     def refresh(self, index) -> None:
-        flush = getattr(index, "flush", None)
-        if flush:
-            flush()
+        index.flush()
 
     def search(self, index, query: str, k: int = 5, filters=None):
         return index.candidates(query, EMB.embed_query(query), k, filters)
@@ -132,3 +130,40 @@ class KnowledgeIndexContract:
         lexical, dense = self.search(filled, '"what" OR ) AND * ?')
         assert lexical == []
         assert isinstance(dense, list)
+
+    # -- capabilities the chain relies on (declared in KnowledgeIndex) ------------------------
+    def test_term_stats_count_chunks_per_term_and_in_all(self, filled):
+        df, total = filled.term_stats(["globalprotect", "concur", "quantumboost"])
+        assert total == 5
+        assert df == {"globalprotect": 2, "concur": 1, "quantumboost": 0}
+
+    def test_term_stats_see_through_plural_endings(self, filled):
+        df, _ = filled.term_stats(["claim", "claims"])
+        assert df["claim"] == df["claims"] == 1
+
+    def test_term_stats_on_an_empty_index(self, index):
+        index.ensure_model(EMB.model_id, EMB.dim)
+        self.refresh(index)
+        df, total = index.term_stats(["vpn"])
+        assert total == 0 and df == {"vpn": 0}
+
+    def test_similar_terms_offer_the_indexed_spelling_of_a_typo(self, filled):
+        near = filled.similar_terms("globalprotetc")
+        assert any(t.startswith("globalprotect") for t in near)
+        assert filled.similar_terms("vpn") == []  # too short to guess
+
+    def test_child_vectors_return_the_stored_vectors(self, filled):
+        ids = ["it/vpn.md-p0-c0", "hr/leave.md-p1-c0"]
+        vectors = filled.child_vectors([*ids, "no-such-child"])
+        assert set(vectors) == set(ids)
+        expected = EMB.embed_documents([c.embedding_text() for c in filled.get_children(ids).values()])
+        got = [vectors[i] for i in filled.get_children(ids)]
+        for a, b in zip(got, expected):
+            assert abs(float(a @ b) - float(b @ b)) < 1e-4
+
+    def test_flush_and_warm_up_are_safe_to_repeat(self, filled):
+        filled.flush()
+        filled.warm_up()
+        filled.warm_up()
+        assert filled.stats().children == 5
+

@@ -59,6 +59,10 @@ class FakeOpenSearch:
             failure, self.fail_with, self.fail_on = self.fail_with, None, None
             return failure
         parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts[:3] == ["_plugins", "_knn", "warmup"]:
+            if parts[3] not in self.indices:
+                return _not_found(parts[3])
+            return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if parts == ["_bulk"]:
             return self._bulk(body)
         if parts == ["_msearch"]:
@@ -107,8 +111,12 @@ class FakeOpenSearch:
                 return 200, {"_index": index, "_id": doc_id, "found": True, "_source": docs[doc_id]}
             return 404, {"_index": index, "_id": doc_id, "found": False}
         if op == "_mget":
-            return 200, {"docs": [{"_index": index, "_id": i, "found": True, "_source": docs[i]} if i in docs
-                                  else {"_index": index, "_id": i, "found": False} for i in body["ids"]]}
+            wanted = params.get("_source_includes")
+            keep = wanted.split(",") if wanted else None
+            return 200, {"docs": [{"_index": index, "_id": i, "found": True,
+                                   "_source": {k: v for k, v in docs[i].items() if keep is None or k in keep}}
+                                  if i in docs else {"_index": index, "_id": i, "found": False}
+                                  for i in body["ids"]]}
         if op == "_count":
             query = (body or {}).get("query", {"match_all": {}})
             return 200, {"count": sum(_matches(d, query) for d in docs.values())}
@@ -161,10 +169,63 @@ class FakeOpenSearch:
             if "sort" in body:
                 hit["sort"] = [doc.get(next(iter(body["sort"][0])), "")]
             hits.append(hit)
-        return 200, {"took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0,
-                                                                  "failed": 0},
-                     "hits": {"total": {"value": len(scored), "relation": "eq"},
-                              "max_score": hits[0]["_score"] if hits else None, "hits": hits}, "status": 200}
+        response: dict[str, Any] = {
+            "took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {"total": {"value": len(scored), "relation": "eq"},
+                     "max_score": hits[0]["_score"] if hits else None, "hits": hits}, "status": 200}
+        for name, agg in body.get("aggs", {}).items():
+            (kind, spec), = agg.items()
+            assert kind == "filters", f"the fake does not know the aggregation {kind}"
+            response.setdefault("aggregations", {})[name] = {"buckets": {
+                key: {"doc_count": sum(_analyzed_match(d, q) for d in docs.values())}
+                for key, q in spec["filters"].items()}}
+        for name, suggestion in body.get("suggest", {}).items():
+            response.setdefault("suggest", {})[name] = [_term_suggest(docs, suggestion["text"], suggestion["term"])]
+        return 200, response
+
+
+def _stem(word: str) -> str:
+    """A crude stand-in for the english analyzer's Porter stemmer (plural and verb endings)."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _analyze(text: str) -> list[str]:
+    return [_stem(w) for w in _TOKEN.findall(str(text).lower())]
+
+
+def _analyzed_match(doc: dict[str, Any], query: dict[str, Any]) -> bool:
+    """`multi_match` as the cluster runs it: analysed query terms against analysed fields (any term)."""
+    (kind, spec), = query.items()
+    assert kind == "multi_match", f"the fake counts only multi_match filters, not {kind}"
+    wanted = set(_analyze(spec["query"]))
+    return any(wanted & set(_analyze(doc.get(f.partition("^")[0], ""))) for f in spec["fields"])
+
+
+def _within_edits(a: str, b: str, limit: int) -> bool:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1] <= limit
+
+
+def _term_suggest(docs: dict[str, Any], text: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The `term` suggester: indexed terms of the field within max_edits, sharing prefix_length letters."""
+    freq: dict[str, int] = {}
+    for doc in docs.values():
+        for token in set(_analyze(doc.get(spec["field"], ""))):
+            freq[token] = freq.get(token, 0) + 1
+    term = text.lower()
+    prefix = term[: spec.get("prefix_length", 1)]
+    options = [{"text": t, "score": 0.8, "freq": n} for t, n in freq.items()
+               if t != term and t.startswith(prefix) and _within_edits(term, t, spec.get("max_edits", 2))]
+    options.sort(key=lambda o: (-o["freq"], o["text"]))
+    return {"text": text, "offset": 0, "length": len(text), "options": options[: spec.get("size", 5)]}
 
 
 def _field(doc: dict[str, Any], field: str) -> Any:
