@@ -43,14 +43,18 @@ demo: install
 run: demo
 	$(VENV)/bin/streamlit run Streamlit/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false --client.toolbarMode minimal
 
-test: install-dev system-deps
+test: install-dev system-deps lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 test-fast: install-dev
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not e2e and not slow"
 
+# Style, formatting, import contracts (pyproject.toml [tool.importlinter]) and types.
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: install-dev
 	$(PY) bench/bench_retrieval.py && $(PY) bench/bench_router.py && $(PY) bench/bench_chain.py
