@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from chain.types import Reference
 from feedback.records import Feedback, QAPair, Turn, normalize_question
 from feedback.store import FeedbackStore, TimeBound, in_window, time_window
 

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from chain.types import Reference
 from feedback.records import Feedback, QAPair, Turn
 from feedback.store import FeedbackStore, UnknownTurnError
 from tests.fixtures.dynalite import dynalite, dynalite_client, dynalite_server  # noqa: F401
@@ -44,6 +45,18 @@ class FeedbackStoreContract:
         assert store.save_turn(turn).status == "saved"
         assert store.get_turn(turn.turn_id) == turn
         assert store.get_turn("nope") is None
+
+    def test_turn_keeps_citation_numbers_band_notice_and_images(self, store):
+        # The answer cites [2] and [3]: the stored references keep those numbers (not their positions).
+        refs = [Reference(source="hr/leave.pdf", title="Leave", locator="page 2", url=None, score=0.8, n=2),
+                Reference(source="hr/sick.md", title="Sick", locator="Sick", url="https://x/sick", score=0.7, n=3)]
+        turn = make_turn(references=refs, confidence_band="medium", notice="answered extractively", images=["a.png"])
+        store.save_turn(turn)
+        got = store.get_turn(turn.turn_id)
+        assert [r.n for r in got.references] == [2, 3]
+        assert [r.number(i) for i, r in enumerate(got.references, 1)] == [2, 3]
+        assert got.references[1].url == "https://x/sick"
+        assert (got.confidence_band, got.notice, got.images) == ("medium", "answered extractively", ["a.png"])
 
     def test_abstained_turn_with_empty_answer(self, store):
         turn = make_turn(answer="", abstained=True, confidence=0.0)
