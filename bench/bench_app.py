@@ -56,11 +56,10 @@ PROGRESS_JS = """(n) => {
 def prepare(data_dir: Path) -> None:
     from actions import import_qa_file, ingest_uploads  # the same functions the Knowledge page calls
 
-    from index.embeddings import CachedEmbeddings
-    from index.factory import make_embedder
-    from index.factory import open_index
     from config.settings import load_settings
     from feedback.factory import open_store
+    from index.embeddings import CachedEmbeddings
+    from index.factory import make_embedder, open_index
 
     settings = load_settings(data_dir=data_dir)
     embedder = CachedEmbeddings(make_embedder(settings), settings.cache_dir / "embeddings.sqlite3")
@@ -73,8 +72,8 @@ def prepare(data_dir: Path) -> None:
 
 def add_feedback(data_dir: Path, rows: int) -> float:
     from config.settings import load_settings
-    from feedback.records import Feedback, Turn
     from feedback.factory import open_store
+    from feedback.records import Feedback, Turn
 
     store = open_store(load_settings(data_dir=data_dir))
     rng = random.Random(7)

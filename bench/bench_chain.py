@@ -24,11 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.embeddings import LocalEmbeddings  # noqa: E402
-from index.embedded import EmbeddedIndex  # noqa: E402
-from index.retrieval import HybridRetriever  # noqa: E402
 from chain.pipeline import ChainOptions, DocentChain  # noqa: E402
 from chain.router import Router  # noqa: E402
+from index.embedded import EmbeddedIndex  # noqa: E402
+from index.embeddings import LocalEmbeddings  # noqa: E402
+from index.retrieval import HybridRetriever  # noqa: E402
 from tests.fixtures.qa import MemoryQA  # noqa: E402
 
 FAQ = ROOT.parent / "shared" / "corpora" / "sagemaker-faq" / "faq_pairs.csv"

@@ -23,11 +23,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.embeddings import CachedEmbeddings, LocalEmbeddings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from index.embedded import EmbeddedIndex  # noqa: E402
+from index.embeddings import CachedEmbeddings, LocalEmbeddings  # noqa: E402
 from index.fusion import FusionWeights  # noqa: E402
 from index.retrieval import HybridRetriever  # noqa: E402
-from config.settings import Settings  # noqa: E402
 from ingest.sync import SyncOptions, sync_paths  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "sagemaker-dg" / "doc_source"

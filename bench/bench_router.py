@@ -23,8 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.embeddings import LocalEmbeddings  # noqa: E402
 from chain.router import WEIGHTS, Router, route_score, selection_score  # noqa: E402
+from index.embeddings import LocalEmbeddings  # noqa: E402
 from tests.fixtures.qa import MemoryQA  # noqa: E402
 
 FAQ = ROOT.parent / "shared" / "corpora" / "sagemaker-faq" / "faq_pairs.csv"

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from index.embeddings import CachedEmbeddings
-from index.factory import make_embedder
-from index.factory import open_index
-from index.retrieval import HybridRetriever
-from llm.factory import build_generators
-from llm.protocol import GenerationParams
 from chain.pipeline import ChainOptions, DocentChain
 from chain.router import Router
 from config.settings import Settings
+from index.embeddings import CachedEmbeddings
+from index.factory import make_embedder, open_index
+from index.retrieval import HybridRetriever
+from llm.factory import build_generators
+from llm.protocol import GenerationParams
 
 
 def build_chain(settings: Settings, qa_source, embedder=None, index=None, generators=None) -> DocentChain:

@@ -118,8 +118,8 @@ def qa_import(
     path: Path = typer.Argument(..., help="CSV with columns instruction,response[,context][,images] (or JSONL)."),
 ) -> None:
     """Load Q&A pairs into the fine-tuning set; the router uses them at once."""
-    from feedback.records import QAPair
     from feedback.qa_file import load_pairs, validate_pairs
+    from feedback.records import QAPair
 
     pairs, report = load_pairs(path)
     report = report.merge(validate_pairs(pairs, source=str(path))) if pairs else report

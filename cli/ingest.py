@@ -29,8 +29,7 @@ def ingest(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from index.embeddings import CachedEmbeddings
-    from index.factory import make_embedder
-    from index.factory import open_index
+    from index.factory import make_embedder, open_index
     from index.protocol import EmbeddingModelMismatch
     from ingest.converters import SUPPORTED_SUFFIXES
     from ingest.sync import SyncOptions, discover, sync_paths

@@ -16,11 +16,11 @@ True
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from config.errors import DocentError
 
 Role = Literal["employee", "reviewer", "analyst", "admin"]
 ROLES: tuple[Role, ...] = ("employee", "reviewer", "analyst", "admin")

@@ -10,14 +10,14 @@ Bad combinations are refused at start-up with a message that says how to fix the
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.errors import DocentError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -13,8 +13,6 @@ True
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 import hashlib
 import re
 import uuid
@@ -23,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from chain.types import Reference, Route
+from config.errors import DocentError
 
 FeedbackKind = Literal["thumbs", "review"]
 Severity = Literal["minor", "major"]

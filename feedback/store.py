@@ -11,17 +11,16 @@ a remote store so a write is never lost while it is unreachable.
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from config.errors import DocentError
 from feedback.records import Feedback, QAPair, Turn, format_time
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    pass
 
 ReviewFilter = Literal["unrated", "thumbs_down", "low_confidence"]
 REVIEW_FILTERS = ("unrated", "thumbs_down", "low_confidence")

@@ -19,8 +19,6 @@ Example::
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 import json
 import tarfile
 import time
@@ -28,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.errors import DocentError
 from finetune.aws_tables import image_uri as default_image_uri
 from finetune.aws_tables import tensor_parallel_degree
 

@@ -23,8 +23,6 @@ Example::
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 import json
 import logging
 import os
@@ -35,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from config.errors import DocentError
 
 if __package__ in (None, ""):  # run as a script (SageMaker entry point): make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

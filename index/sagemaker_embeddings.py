@@ -4,13 +4,12 @@ feature-extraction`). The request/response format lives in llm/sagemaker_protoco
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from config.errors import DocentError
 from index.embeddings import _normalise
 from llm.protocol import LLMError
 from llm.sagemaker import build_runtime_client, call_with_backoff, describe_aws_error

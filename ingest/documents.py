@@ -11,9 +11,9 @@ locator that makes a deep link possible (heading path, page, sheet and row range
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from dataclasses import dataclass, field
+
+from config.errors import DocentError
 
 
 @dataclass

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm.protocol import LLM, LLMError
 from config.settings import Settings
+from llm.protocol import LLM, LLMError
 
 
 @dataclass

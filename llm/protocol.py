@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from config.errors import DocentError
 
 
 @dataclass

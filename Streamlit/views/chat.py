@@ -21,8 +21,8 @@ from resources import get_chain, get_settings, get_store
 
 from chain.confidence import band
 from chain.pipeline import InvalidQuestion
-from feedback.session import ChatSession
 from feedback.records import question_key
+from feedback.session import ChatSession
 
 identity = ui.require("chat")
 store = get_store()

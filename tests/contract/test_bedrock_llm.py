@@ -319,8 +319,8 @@ def test_missing_model_id_and_region_name_the_settings(monkeypatch, tmp_path):
 
 
 def test_build_generators_returns_the_bedrock_backend_from_settings():
-    from llm.factory import build_generators
     from config.settings import load_settings
+    from llm.factory import build_generators
 
     settings = load_settings(llm_backend="bedrock", bedrock_model_id=MODEL_ID, aws_region=REGION)
     generators = build_generators(settings)

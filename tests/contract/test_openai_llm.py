@@ -333,8 +333,8 @@ def test_caller_supplied_client_is_used(fake, url):
 
 
 def test_build_generators_returns_the_openai_backend_from_settings(fake, url):
-    from llm.factory import build_generators
     from config.settings import load_settings
+    from llm.factory import build_generators
 
     fake.api_key = "sk-settings"
     settings = load_settings(llm_backend="openai", openai_base_url=url, openai_model=MODEL,
@@ -346,8 +346,8 @@ def test_build_generators_returns_the_openai_backend_from_settings(fake, url):
 
 
 def test_build_generators_explains_a_bad_base_url():
-    from llm.factory import build_generators
     from config.settings import load_settings
+    from llm.factory import build_generators
 
     generators = build_generators(load_settings(llm_backend="openai", openai_base_url="ollama:11434",
                                                 openai_model=MODEL))

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from finetune.serve import serve_in_thread
+from index.sagemaker_embeddings import EmbeddingsError, SageMakerEmbeddings
 from llm.protocol import ChatMessage, GenerationParams, LLMError
 from llm.sagemaker import SageMakerLLM
-from index.sagemaker_embeddings import EmbeddingsError, SageMakerEmbeddings
-from finetune.serve import serve_in_thread
 from tests.fixtures.model_server import runtime_client
 
 TEXTS = [

@@ -14,11 +14,11 @@ import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
+from finetune.serve import serve_in_thread
 from llm.langchain_adapter import DocentChatModel, to_chat_messages
 from llm.local import LocalLLM
 from llm.protocol import ChatMessage
 from llm.sagemaker import SageMakerLLM
-from finetune.serve import serve_in_thread
 from tests.fixtures.model_server import ScriptedModel, runtime_client
 from tests.fixtures.tiny_models import tiny_mistral_dir
 

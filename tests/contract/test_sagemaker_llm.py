@@ -12,11 +12,11 @@ import urllib.request
 
 import pytest
 
+from finetune.serve import serve_in_thread
 from llm.local import LocalLLM
 from llm.protocol import ChatMessage, GenerationParams, LLMError
 from llm.sagemaker import SageMakerLLM
 from llm.sagemaker_protocol import LMIHandler
-from finetune.serve import serve_in_thread
 from tests.fixtures.model_server import ScriptedModel, runtime_client
 from tests.fixtures.tiny_models import tiny_mistral_dir
 

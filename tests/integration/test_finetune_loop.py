@@ -82,8 +82,8 @@ def docent():
 
 def fill_store(settings):
     """The Q&A set as imported pairs, then one reviewed turn whose approved correction replaces a pair."""
-    from feedback.records import Feedback, QAPair, Turn
     from feedback.factory import open_store
+    from feedback.records import Feedback, QAPair, Turn
 
     store = open_store(settings)
     added = store.add_qa_pairs([QAPair.new(q, a, origin="import") for q, a in TINY_QA_PAIRS])
@@ -124,8 +124,8 @@ def token_f1(predicted: str, expected: str) -> float:
 @pytest.mark.integration
 def test_correction_is_exported_trained_served_and_answered(tmp_path, _private_data_dir, docent, one_torch_thread):
     from chain.service import build_chain
-    from feedback.session import ChatSession
     from config.settings import Settings
+    from feedback.session import ChatSession
     from finetune.serve import load_model, serve_in_thread
 
     base = Settings(store_backend="sqlite")

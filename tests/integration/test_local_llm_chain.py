@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from llm.factory import build_generators
 from chain.service import build_chain
 from config.settings import Settings
+from llm.factory import build_generators
 from tests.contract.index_contract import EMB
 from tests.fixtures.qa import MemoryQA
 from tests.fixtures.small_index import small_index

@@ -24,8 +24,8 @@ from actions import (  # noqa: E402
 )
 
 from config.settings import load_settings  # noqa: E402
-from feedback.records import Feedback, Turn  # noqa: E402
 from feedback.factory import open_store  # noqa: E402
+from feedback.records import Feedback, Turn  # noqa: E402
 
 
 @pytest.fixture

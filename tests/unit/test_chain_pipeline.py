@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.retrieval import HybridRetriever
-from llm.protocol import LLMError
 from chain.pipeline import ChainOptions, DocentChain, InvalidQuestion, cited_passages, clean_question
 from chain.router import Router
+from index.retrieval import HybridRetriever
+from llm.protocol import LLMError
 from tests.contract.index_contract import EMB
 from tests.fixtures.qa import MemoryQA
 from tests.fixtures.small_index import small_index
@@ -137,9 +137,9 @@ def test_cited_passages_ignores_out_of_range_numbers():
 
 
 def test_qa_set_path_seeds_an_empty_set_once(tmp_path):
-    from feedback.qa_seed import seed_qa_set
     from config.settings import Settings
     from feedback.factory import open_store
+    from feedback.qa_seed import seed_qa_set
 
     csv_path = tmp_path / "pairs.csv"
     csv_path.write_text("instruction,response\nWhere is the canteen?,Building C.\n", encoding="utf-8")

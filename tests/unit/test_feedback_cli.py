@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from feedback import cli
+from cli import feedback as cli
 from feedback.records import Turn
 from feedback.sqlite import SQLiteFeedbackStore
 

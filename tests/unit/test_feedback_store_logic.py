@@ -7,8 +7,8 @@ from datetime import date, datetime
 import pytest
 
 from config.settings import Settings
-from feedback.records import Feedback, Turn
 from feedback.factory import open_store
+from feedback.records import Feedback, Turn
 from feedback.store import merge_feedback, select_for_review, time_window
 
 

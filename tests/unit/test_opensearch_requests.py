@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from config.settings import Settings
 from index.opensearch import (
     OpenSearchIndex,
     OpenSearchIndexError,
@@ -25,7 +26,6 @@ from index.opensearch import (
     lexical_body,
 )
 from index.protocol import Child, EmbeddingModelMismatch, Parent, SourceRecord
-from config.settings import Settings
 from tests.contract.index_contract import KnowledgeIndexContract
 from tests.unit.opensearch_fake import FakeOpenSearch
 
