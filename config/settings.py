@@ -102,7 +102,7 @@ class Settings(BaseSettings):
 
     # --- Large and hostile files; the model server (issue 11, items 7 and 8) ---
     ingest_max_chunks_per_file: int = Field(
-        50_000, ge=1, description="A file that splits into more chunks is skipped with the reason (split it)")
+        100_000, ge=1, description="A file that splits into more chunks is skipped with the reason (split it)")
     ingest_max_office_uncompressed_mb: int = Field(
         128, ge=1, description="A .docx/.xlsx that expands to more than this (all its zip parts) is refused")
     ingest_max_office_ratio: int = Field(

@@ -396,7 +396,7 @@ def _make_request_handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             assert server.handler is not None
             try:
                 request = json.loads(body)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 return self._runtime_failure(_ClientFault(f"The request body is not valid JSON ({exc})."))
             try:
                 if server.generator is None:
@@ -437,9 +437,9 @@ class _HTTPServer(ThreadingHTTPServer):
     def process_request(self, request, client_address) -> None:
         if not self._connections.acquire(blocking=False):
             try:
+                body = b'{"error": "Too many connections; retry later."}'
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                b"Content-Length: 46\r\nConnection: close\r\n\r\n"
-                                b'{"error": "Too many connections; retry later."}'[:46])
+                                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
             except OSError:
                 pass
             self.shutdown_request(request)

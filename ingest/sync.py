@@ -37,7 +37,7 @@ class SyncOptions:
     base_url: str | None = None
     embed_batch: int = 256  # children embedded per call (across files for throughput; a big file in several)
     max_file_bytes: int = 512 * 1024 * 1024
-    max_chunks_per_file: int = 50_000  # DOCENT_INGEST_MAX_CHUNKS_PER_FILE; also bounds a file's memory
+    max_chunks_per_file: int = 100_000  # DOCENT_INGEST_MAX_CHUNKS_PER_FILE; also bounds a file's memory
     max_office_uncompressed_bytes: int = DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES
     max_office_ratio: int = DEFAULT_MAX_OFFICE_RATIO
 
