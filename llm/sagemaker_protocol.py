@@ -409,7 +409,7 @@ def _number(raw: dict, name: str, kind: type, default: Any, low: float, high: fl
 
 def _stops(raw: dict) -> tuple[str, ...]:
     """`stop` (TGI) or `stop_sequences` (LMI): a string or a short list of short strings."""
-    stop = raw.get("stop_sequences", raw.get("stop")) or ()
+    stop = raw.get("stop_sequences", raw.get("stop")) or []
     stop = [stop] if isinstance(stop, str) else stop
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise WireFormatError('Input validation error: "stop_sequences" must be a list of strings.')
