@@ -256,6 +256,6 @@ def test_sigterm_finishes_the_request_in_flight():
         caller.join(30)
         assert result == [(200, {"generated_text": "finished after SIGTERM"})]
         assert proc.stdout.readline().strip() == "drained"
-        assert proc.wait(30) == 0
+        assert proc.wait(180) == 0  # a bound, not a timing: interpreter exit is slow on a loaded machine
     finally:
         proc.kill()
