@@ -64,7 +64,9 @@ with st.sidebar:
 try:
     get_store()
     with st.spinner("Loading Docent's models (first start only)…"):
-        get_chain()
+        chain = get_chain()
+    for notice in getattr(chain.retriever.index, "health", list)():  # a lost or rebuilt index: say so everywhere
+        st.warning(notice, icon=":material/warning:")
 except Exception as exc:  # noqa: BLE001 - a page without its backend would only fail again
     ui.show_error("Starting Docent", exc, "Check the settings and the logs, then reload the page.")
     st.stop()

@@ -26,7 +26,7 @@ def ingest(
     cannot be read are listed with the reason and skipped; nothing already indexed is lost.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.markup import escape
 
     from index.embeddings import CachedEmbeddings
     from index.factory import make_embedder, open_index
@@ -42,33 +42,82 @@ def ingest(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     index = open_index(settings)
+    # the cache keeps every embedded batch on disk: a stopped run resumes without embedding it again
     embedder = CachedEmbeddings(make_embedder(settings), settings.cache_dir / "embeddings.sqlite3")
-    options = SyncOptions(child_chars=settings.child_chunk_chars, overlap=settings.child_overlap_chars,
-                          parent_chars=settings.parent_chunk_chars, delete_missing=delete_missing,
-                          base_url=base_url)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[chunks]} chunks"), console=console, transient=False) as bar:
-        task = bar.add_task("files", total=len(files), chunks=0)
-        chunks = 0
-
-        def progress(event: str, files_done: int, new_chunks: int) -> None:
-            nonlocal chunks
-            chunks += new_chunks
-            bar.update(task, completed=files_done, chunks=chunks)
-
-        try:
-            summary = sync_paths(paths, index, embedder, options, progress=progress)
-        except EmbeddingModelMismatch as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+    options = SyncOptions.from_settings(settings, delete_missing=delete_missing, base_url=base_url)
+    display = IngestProgress(console, len(files))
+    try:
+        with display:
+            summary = sync_paths(paths, index, embedder, options, progress=display.update)
+    except EmbeddingModelMismatch as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print(f"[yellow]Stopped[/yellow] after {display.files_done} of {len(files)} files; "
+                      f"{display.chunks:,} chunks embedded and kept. Run the same command again to resume: "
+                      "files already indexed are skipped and finished batches are not embedded again.",
+                      soft_wrap=True)
+        raise typer.Exit(130) from None
     console.print(f"[bold]Ingest:[/bold] {summary.describe()} "
                   f"(embedding {summary.embed_seconds:.1f} s, {embedder.hits} cached)")
     for item in summary.skipped:
-        console.print(f"  [yellow]skipped[/yellow] {item.source}: {item.reason}")
+        console.print(f"  [yellow]skipped[/yellow] {escape(item.source)}: {escape(item.reason)}", highlight=False)
     if summary.count("deleted"):
         for item in summary.outcomes:
             if item.status == "deleted":
                 console.print(f"  [cyan]deleted[/cyan] {item.source}")
+
+
+class IngestProgress:
+    """A progress bar on a terminal; plain lines otherwise (logs, CI, `nohup`, a pipe), so a long run
+    without a terminal still shows it is alive: one line per file and one per embedded batch, at most
+    every `every_s` seconds for batches (the first batch of each file always)."""
+
+    def __init__(self, console, total_files: int, every_s: float = 5.0):
+        self.console, self.total, self.every_s = console, total_files, every_s
+        self.files_done = self.chunks = 0
+        self._bar = self._task = None
+        self._last_line = 0.0
+        self._file_chunks = 0
+
+    def __enter__(self) -> IngestProgress:
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[chunks]} chunks"),
+                                 console=self.console, transient=False)
+            self._bar.__enter__()
+            self._task = self._bar.add_task("files", total=self.total, chunks=0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def update(self, event) -> None:
+        import time
+
+        self.files_done = event.files_done
+        self.chunks += event.chunks
+        if self._bar is not None:
+            self._bar.update(self._task, completed=event.files_done, chunks=self.chunks)
+            return
+        now = time.monotonic()
+        if event.event == "file":
+            self._file_chunks = 0
+            self._line(f"[{event.files_done}/{self.total}] {event.source}")
+        elif event.event == "embedded":
+            first = self._file_chunks == 0
+            self._file_chunks += event.chunks
+            if first or now - self._last_line >= self.every_s:
+                self._line(f"  embedded {self.chunks:,} chunks so far ({event.source})")
+
+    def _line(self, text: str) -> None:
+        import time
+
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self._last_line = time.monotonic()
 
 
 def index_status(
@@ -88,6 +137,12 @@ def index_status(
     if sources:
         for rec in index.list_sources().values():
             typer.echo(f"  {rec.source}  [{rec.kind}] {rec.children} chunks, indexed {rec.indexed_at}")
+    health = getattr(index, "health", None)  # issue 11: a lost database or a rebuilt vector file
+    problems = health() if health else []
+    for problem in problems:
+        typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW, err=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -100,6 +100,20 @@ class Settings(BaseSettings):
     role_analysts: str = ""
     role_admins: str = ""
 
+    # --- Large and hostile files; the model server (issue 11, items 7 and 8) ---
+    ingest_max_chunks_per_file: int = Field(
+        100_000, ge=1, description="A file that splits into more chunks is skipped with the reason (split it)")
+    ingest_max_office_uncompressed_mb: int = Field(
+        128, ge=1, description="A .docx/.xlsx that expands to more than this (all its zip parts) is refused")
+    ingest_max_office_ratio: int = Field(
+        100, ge=2, description="A .docx/.xlsx part over 8 MiB that expands more than this many times is a zip bomb")
+    serve_response_shape: Literal["lmi", "tgi"] = Field(
+        "lmi", description="serve-model answers like the LMI container ({generated_text}) or TGI ([{...}])")
+    serve_max_request_mb: float = Field(6.0, gt=0, description="serve-model refuses larger request bodies (413)")
+    serve_socket_timeout_s: float = Field(60.0, gt=0, description="serve-model drops a connection idle this long")
+    serve_queue_size: int = Field(16, ge=0, description="serve-model requests that wait for a slot before 429")
+    serve_queue_wait_s: float = Field(30.0, ge=0, description="longest wait in serve-model's queue before 429")
+
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
         problems: list[str] = []

@@ -10,17 +10,22 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from chain.types import Reference
+from config.errors import DocentError
 from feedback.records import Feedback, QAPair, Turn, normalize_question
+from feedback.safe_cells import spreadsheet_cell
 from feedback.store import FeedbackStore, TimeBound, in_window, time_window
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from chain.types import Reference
 
 ExportWhat = Literal["turns", "feedback", "finetune"]
 ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl"]
@@ -143,25 +148,64 @@ def to_frame(rows: list[dict[str, Any]], what: ExportWhat = "turns") -> pd.DataF
     return pd.DataFrame(rows)
 
 
+class ExportError(DocentError):
+    """An export could not be written; the message names the file and what to do."""
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell neutralised and cleaned for CSV/XLSX (see feedback/safe_cells.py)."""
+    text_columns = [c for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype).startswith("str")]
+    if not text_columns:
+        return frame
+    return frame.assign(**{c: frame[c].map(spreadsheet_cell) for c in text_columns})
+
+
 def write_frame(frame: pd.DataFrame, fmt: ExportFormat, out: str | Path) -> Path:
-    """Write csv / xlsx (openpyxl) / parquet (pyarrow) / jsonl (one object per line)."""
+    """Write csv / xlsx (openpyxl) / parquet (pyarrow) / jsonl (one object per line).
+
+    CSV and XLSX cells are made safe for spreadsheets (no live formulas, no characters XLSX refuses).
+    The file is written next to `out` under a temporary name and renamed when complete, so a failed
+    export never leaves a partial file nor replaces a good one; the failure is an ExportError.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"export format {fmt!r} is unknown; use one of {', '.join(EXPORT_FORMATS)}.")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt in ("csv", "xlsx") and "images" in frame.columns:
-        frame = frame.assign(images=frame["images"].map(lambda v: IMAGES_SEPARATOR.join(v or [])))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot create the folder {out.parent} ({exc.strerror or exc}); "
+            "choose another --out or fix its permissions."
+        ) from None
+    if fmt in ("csv", "xlsx"):
+        if "images" in frame.columns:
+            frame = frame.assign(images=frame["images"].map(lambda v: IMAGES_SEPARATOR.join(v or [])))
+        frame = spreadsheet_safe(frame)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        _write(frame, fmt, tmp)
+        os.replace(tmp, out)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        raise ExportError(
+            f"could not write the {fmt} export to {out} ({reason}); nothing was written. "
+            "Check the disk space and permissions there, or try another format."
+        ) from exc
+    return out
+
+
+def _write(frame: pd.DataFrame, fmt: ExportFormat, path: Path) -> None:
     if fmt == "csv":
-        frame.to_csv(out, index=False)
+        frame.to_csv(path, index=False)
     elif fmt == "xlsx":
-        frame.to_excel(out, index=False, engine="openpyxl")
+        frame.to_excel(path, index=False, engine="openpyxl")
     elif fmt == "parquet":
-        frame.to_parquet(out, index=False, engine="pyarrow")
-    elif fmt == "jsonl":
-        with out.open("w", encoding="utf-8") as fh:
+        frame.to_parquet(path, index=False, engine="pyarrow")
+    else:
+        with path.open("w", encoding="utf-8") as fh:
             for record in frame.to_dict(orient="records"):
                 fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-    else:
-        raise ValueError(f"export format {fmt!r} is unknown; use one of {', '.join(EXPORT_FORMATS)}.")
-    return out
 
 
 def collect(store: FeedbackStore, what: ExportWhat, since: TimeBound = None, until: TimeBound = None) -> pd.DataFrame:
@@ -194,7 +238,7 @@ def export(
 ) -> int:
     """Write the export to `out`; returns the number of rows."""
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"export format {fmt!r} is unknown; use one of {', '.join(EXPORT_FORMATS)}.")
+        raise ExportError(f"export format {fmt!r} is unknown; use one of {', '.join(EXPORT_FORMATS)}.")
     frame = collect(store, what, since, until)
     write_frame(frame, fmt, out)
     return len(frame)

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from feedback.safe_cells import restore_formula
+
 REQUIRED_COLUMNS = ("instruction", "response")
 OPTIONAL_COLUMNS = ("context", "images")
 # Below this many pairs a held-out split would leave too little to learn from or to measure.
@@ -160,6 +162,8 @@ def _read_csv(path: Path, report: ValidationReport) -> list[QARow]:
         reader.fieldnames = header
         for row in reader:
             line = reader.line_num  # last physical line of this record
+            # Docent's own CSV exports quote formula-leading cells for spreadsheets: read the text back
+            row = {k: restore_formula(v) if isinstance(v, str) else v for k, v in row.items()}
             pair = _row_to_pair(row, line, report)
             if pair is not None:
                 pairs.append(pair)

@@ -14,6 +14,7 @@ hit is looked up in SQLite, which no longer has them.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.embedded_manifest import missing_database_notice, write_manifest
 from index.protocol import (
     Child,
     ChildHit,
@@ -34,6 +36,8 @@ from index.protocol import (
     SourceRecord,
 )
 from index.text import query_terms, searchable_text
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,6 +95,7 @@ class EmbeddedIndex:
         self._max_rowid = 0
         self._df_cache: dict[str, int] = {}
         self._df_version: str | None = None
+        self._notices: list[str] = []  # what went wrong with the files and what was done about it
         self._db().executescript(SCHEMA)
 
     # -- connections -----------------------------------------------------------------------
@@ -229,6 +234,17 @@ class EmbeddedIndex:
             else:
                 self._vectors()
             self._save_vectors()
+            uid = self._meta("uid")
+            if uid:
+                db = self._db()
+                write_manifest(self.path, uid, db.execute("SELECT COUNT(*) FROM sources").fetchone()[0],
+                               db.execute("SELECT COUNT(*) FROM children").fetchone()[0])
+
+    def health(self) -> list[str]:
+        """Problems a person should know about: a lost database, a vector file rebuilt from SQLite."""
+        children = self._db().execute("SELECT COUNT(*) FROM children").fetchone()[0]
+        missing = missing_database_notice(self.path, self._meta("uid"), children)
+        return [*([missing] if missing else []), *self._notices]
 
     # -- vectors ---------------------------------------------------------------------------
     # SQLite rowids only grow (AUTOINCREMENT), so the FAISS file is "every child up to rowid N":
@@ -244,26 +260,45 @@ class EmbeddedIndex:
         return faiss.IndexIDMap2(hnsw)
 
     def _vectors(self):
-        """The FAISS index, loaded from disk once and caught up with SQLite when it changed."""
-        import faiss
-
+        """The FAISS index, loaded from disk once (rebuilt from SQLite when unreadable) and caught up."""
         version = int(self._meta("vectors_version") or 0)
         if self._faiss is not None and self._faiss_version == version:
             return self._faiss
         with self._lock:
+            rebuilt = False
             if self._faiss is None:
                 stamp = self.path / "vectors.maxrowid"
                 uid, _, max_rowid = stamp.read_text().strip().partition(":") if stamp.exists() else ("", "", "")
+                index = None
                 if self.faiss_path.exists() and uid == self._meta("uid") and max_rowid.isdigit():
-                    index = faiss.read_index(str(self.faiss_path))
-                    faiss.downcast_index(index.index).hnsw.efSearch = HNSW_EF_SEARCH
-                    self._max_rowid = int(max_rowid)
-                else:
+                    index = self._read_vectors()
+                    rebuilt = index is None
+                    self._max_rowid = int(max_rowid) if index is not None else 0
+                if index is None:
                     index, self._max_rowid = self._new_hnsw(), 0
                 self._faiss = index
             self._catch_up(self._faiss)
+            if rebuilt:  # write the good file now, so the next start does not rebuild again
+                self._save_vectors()
+                self._notices.append(
+                    f"{self.faiss_path} could not be read, so the vector index was rebuilt from "
+                    f"{self.db_path} ({self._faiss.ntotal} vectors); nothing was lost.")
+                log.warning(self._notices[-1])
             self._faiss_version = version
             return self._faiss
+
+    def _read_vectors(self):
+        """The FAISS file, or None when it is corrupt or truncated (it is rebuilt from SQLite then)."""
+        import faiss
+
+        try:
+            index = faiss.read_index(str(self.faiss_path))
+            faiss.downcast_index(index.index).hnsw.efSearch = HNSW_EF_SEARCH
+            return index
+        except Exception as exc:  # noqa: BLE001 - faiss raises RuntimeError, a wrong type AttributeError
+            log.warning("%s is unreadable (%s): rebuilding it from %s", self.faiss_path,
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.db_path)
+            return None
 
     def _catch_up(self, index) -> None:
         info = self.info()

@@ -21,6 +21,7 @@ import numpy as np
 
 from index.embeddings import Embedder
 from index.protocol import Child, KnowledgeIndex, Parent, SourceRecord
+from ingest.converters.base import DEFAULT_MAX_OFFICE_RATIO, DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES
 from ingest.documents import ConversionError, Document
 from ingest.splitter import split_document
 
@@ -34,8 +35,20 @@ class SyncOptions:
     parent_chars: int = 2400
     delete_missing: bool = False
     base_url: str | None = None
-    embed_batch: int = 256  # children embedded per call (across files, for throughput)
+    embed_batch: int = 256  # children embedded per call (across files for throughput; a big file in several)
     max_file_bytes: int = 512 * 1024 * 1024
+    max_chunks_per_file: int = 100_000  # DOCENT_INGEST_MAX_CHUNKS_PER_FILE; also bounds a file's memory
+    max_office_uncompressed_bytes: int = DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES
+    max_office_ratio: int = DEFAULT_MAX_OFFICE_RATIO
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> SyncOptions:
+        """Options from the typed settings (chunk sizes and the issue-11 limits), plus per-run overrides."""
+        return cls(child_chars=settings.child_chunk_chars, overlap=settings.child_overlap_chars,
+                   parent_chars=settings.parent_chunk_chars,
+                   max_chunks_per_file=settings.ingest_max_chunks_per_file,
+                   max_office_uncompressed_bytes=settings.ingest_max_office_uncompressed_mb * 2**20,
+                   max_office_ratio=settings.ingest_max_office_ratio, **overrides)
 
     def fingerprint(self) -> str:
         return f"v{CONVERTER_VERSION}:{self.child_chars}:{self.overlap}:{self.parent_chars}:{self.base_url or ''}"
@@ -104,7 +117,18 @@ class _Pending:
     children: list[Child]
 
 
-ProgressFn = Callable[[str, int, int], None]  # (event, files_done, chunks_done)
+@dataclass(frozen=True)
+class Progress:
+    """What a progress display needs: `event` is "file" (a file starts), "embedded" (a batch of
+    chunks was embedded and cached) or "committed" (files written to the index)."""
+
+    event: str
+    files_done: int
+    source: str = ""
+    chunks: int = 0  # chunks embedded by this event
+
+
+ProgressFn = Callable[[Progress], None]
 
 
 def sync_paths(
@@ -115,10 +139,16 @@ def sync_paths(
     progress: ProgressFn | None = None,
     convert: Callable[[Path, Path], Document] | None = None,
 ) -> SyncSummary:
-    from ingest.converters import SUPPORTED_SUFFIXES, convert_file
+    """Index the files under `paths`. Embeddings are computed `embed_batch` chunks at a time, so with a
+    CachedEmbeddings embedder every finished batch is on disk: a run that is stopped (Ctrl-C, a crash)
+    and started again re-embeds nothing that was done. Each file reaches the index whole or not at all.
+    """
+    from ingest.converters import SUPPORTED_SUFFIXES, convert_file, limited_converters
 
     opts = options or SyncOptions()
-    convert = convert or convert_file
+    if convert is None:
+        converters = limited_converters(opts.max_office_uncompressed_bytes, opts.max_office_ratio)
+        convert = lambda file, root: convert_file(file, root, converters)  # noqa: E731
     started = time.perf_counter()
     summary = SyncSummary()
     index.ensure_model(embedder.model_id, embedder.dim)
@@ -128,30 +158,37 @@ def sync_paths(
     pending_children = 0
     files_done = 0
 
+    def report(event: str, source: str = "", chunks: int = 0) -> None:
+        if progress:
+            progress(Progress(event, files_done, source, chunks))
+
     def flush_pending() -> None:
         nonlocal pending, pending_children
         if not pending:
             return
         texts = [c.embedding_text() for p in pending for c in p.children]
-        t0 = time.perf_counter()
-        vectors = embedder.embed_documents(texts) if texts else np.zeros((0, embedder.dim), np.float32)
-        summary.embed_seconds += time.perf_counter() - t0
+        parts = []
+        for start in range(0, len(texts), max(1, opts.embed_batch)):
+            batch = texts[start:start + max(1, opts.embed_batch)]
+            t0 = time.perf_counter()
+            parts.append(np.asarray(embedder.embed_documents(batch), dtype=np.float32))
+            summary.embed_seconds += time.perf_counter() - t0
+            report("embedded", pending[-1].record.source, len(batch))
+        vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
         offset = 0
         for item in pending:
             n = len(item.children)
             index.replace_source(item.record, item.parents, item.children, vectors[offset:offset + n])
             offset += n
             summary.outcomes.append(FileOutcome(item.record.source, item.status, "", len(item.parents), n))
-        if progress:
-            progress("chunks", files_done, offset)
+        report("committed", pending[-1].record.source)
         pending, pending_children = [], 0
 
     for file, root in discover(paths, SUPPORTED_SUFFIXES):
         source = file.relative_to(root).as_posix()
         seen.add(source)
         files_done += 1
-        if progress:
-            progress("file", files_done, 0)
+        report("file", source)
         if file.suffix.lower() not in SUPPORTED_SUFFIXES:
             summary.outcomes.append(FileOutcome(source, "skipped", f"unsupported file type '{file.suffix or 'none'}'"))
             continue
@@ -166,12 +203,7 @@ def sync_paths(
                 continue
             t0 = time.perf_counter()
             doc = convert(file, root)
-            parents: list[Parent] = []
-            children: list[Child] = []
-            for parent, kids in split_document(doc, child_chars=opts.child_chars, overlap=opts.overlap,
-                                               parent_chars=opts.parent_chars, base_url=opts.base_url):
-                parents.append(parent)
-                children.extend(kids)
+            parents, children = _split_within_limit(doc, opts)
             summary.convert_seconds += time.perf_counter() - t0
             if not children:
                 raise ConversionError("no text could be extracted")
@@ -195,3 +227,20 @@ def sync_paths(
     index.flush()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _split_within_limit(doc: Document, opts: SyncOptions) -> tuple[list[Parent], list[Child]]:
+    """The document's parents and children; stops (ConversionError) as soon as it passes the chunk limit,
+    so a file that would explode into chunks never sits whole in memory."""
+    parents: list[Parent] = []
+    children: list[Child] = []
+    for parent, kids in split_document(doc, child_chars=opts.child_chars, overlap=opts.overlap,
+                                       parent_chars=opts.parent_chars, base_url=opts.base_url):
+        parents.append(parent)
+        children.extend(kids)
+        if len(children) > opts.max_chunks_per_file:
+            raise ConversionError(
+                f"it splits into more than {opts.max_chunks_per_file:,} chunks (the per-file limit, "
+                "DOCENT_INGEST_MAX_CHUNKS_PER_FILE): split it into smaller files, or raise the limit, "
+                "and ingest again")
+    return parents, children

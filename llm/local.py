@@ -88,6 +88,21 @@ class LocalLLM:
         log.info("Loaded local model %s on %s", self.model, device)
         return model, tokenizer
 
+    # --- limits (docent serve-model checks requests against them; issue 11) ---------------------------
+    def context_limit(self) -> int | None:
+        """Tokens the model can attend to (prompt + generated), from its config; None when unknown."""
+        model, tokenizer = self.load()
+        for value in (getattr(model.config, "max_position_embeddings", None),
+                      getattr(tokenizer, "model_max_length", None)):
+            if isinstance(value, int) and 0 < value < 10**7:  # tokenizers say 1e30 when they do not know
+                return value
+        return None
+
+    def count_tokens(self, prompt: str) -> int:
+        _, tokenizer = self.load()
+        has_bos = bool(tokenizer.bos_token) and prompt.startswith(tokenizer.bos_token)
+        return len(tokenizer(prompt, add_special_tokens=not has_bos)["input_ids"])
+
     # --- prompts ------------------------------------------------------------------------------------
     def build_prompt(self, messages: Sequence[ChatMessage]) -> str:
         """The tokenizer's chat template when it has one, else Mistral's instruction format."""
@@ -137,6 +152,8 @@ class LocalLLM:
 
         def run() -> None:
             try:
+                if params.seed is not None:  # LMI/TGI `seed`: the same seed samples the same text
+                    torch.manual_seed(params.seed)
                 with torch.inference_mode():
                     model.generate(**kwargs)
             except BaseException as exc:  # handed to the consumer below

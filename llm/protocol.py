@@ -21,6 +21,7 @@ class GenerationParams:
     temperature: float = 0.1
     top_p: float = 0.9
     stop: tuple[str, ...] = ()
+    seed: int | None = None  # LMI/TGI `seed`: repeatable sampling (issue 11)
 
 
 class LLMError(DocentError):

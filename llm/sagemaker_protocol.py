@@ -238,6 +238,8 @@ class LMIHandler:
                 parameters["top_p"] = params.top_p
         if params.stop:
             parameters["stop"] = list(params.stop)
+        if params.seed is not None:
+            parameters["seed"] = params.seed
         payload: dict[str, Any] = {"inputs": prompt, "parameters": parameters}
         if stream:
             payload["stream"] = True
@@ -291,6 +293,11 @@ class LMIHandler:
     # server side: generation
     @staticmethod
     def decode_request(body: bytes) -> GenerationRequest:
+        """Parse and validate a generation request; a bad value is a WireFormatError naming it (400).
+
+        Accepts TGI's and LMI's names: `stop` or `stop_sequences`, `seed`, `do_sample`, `top_k` is
+        checked but ignored by the local model.
+        """
         data = _loads(body, "request")
         if not isinstance(data, dict) or not isinstance(data.get("inputs"), str):
             raise WireFormatError('The request needs {"inputs": "<prompt>"} with the prompt as a string.')
@@ -298,24 +305,28 @@ class LMIHandler:
         if not isinstance(raw, dict):
             raise WireFormatError('"parameters" must be a JSON object.')
         defaults = GenerationParams()
-        try:
-            do_sample = bool(raw.get("do_sample", "temperature" in raw))
-            temperature = float(raw.get("temperature", defaults.temperature)) if do_sample else 0.0
-            stop = raw.get("stop") or ()
-            params = GenerationParams(
-                max_new_tokens=int(raw.get("max_new_tokens", defaults.max_new_tokens)),
-                temperature=temperature,
-                top_p=float(raw.get("top_p", 1.0)),
-                stop=tuple(str(s) for s in ([stop] if isinstance(stop, str) else stop)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise WireFormatError(f'"parameters" has a value of the wrong type: {exc}.') from None
-        if params.max_new_tokens < 1:
-            raise WireFormatError('"max_new_tokens" must be at least 1.')
-        return GenerationRequest(data["inputs"], params, bool(data.get("stream", False)))
+        do_sample = raw.get("do_sample", "temperature" in raw)
+        if not isinstance(do_sample, bool):
+            raise WireFormatError('Input validation error: "do_sample" must be true or false.')
+        max_new_tokens = _number(raw, "max_new_tokens", int, defaults.max_new_tokens, 1, MAX_NEW_TOKENS_LIMIT)
+        temperature = _number(raw, "temperature", float, defaults.temperature, 0.0, 100.0, low_open=True)
+        top_p = _number(raw, "top_p", float, 1.0, 0.0, 1.0, low_open=True)
+        _number(raw, "top_k", int, 1, 1, 1_000_000)
+        _number(raw, "repetition_penalty", float, 1.0, 0.0, 100.0, low_open=True)
+        seed = _number(raw, "seed", int, None, 0, 2**64 - 1)
+        stop = _stops(raw)
+        params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature if do_sample else 0.0,
+                                  top_p=top_p, stop=stop, seed=seed)
+        stream = data.get("stream", False)
+        if not isinstance(stream, bool):
+            raise WireFormatError('Input validation error: "stream" must be true or false.')
+        return GenerationRequest(data["inputs"], params, stream)
 
     @staticmethod
-    def encode_response(text: str) -> bytes:
+    def encode_response(text: str, shape: str = "tgi", model: str | None = None) -> bytes:
+        """TGI answers ``[{"generated_text": ...}]``, the LMI container ``{"generated_text": ...}``."""
+        if shape == "lmi":
+            return json.dumps({"generated_text": text}).encode("utf-8")
         return json.dumps([{"generated_text": text}]).encode("utf-8")
 
     @staticmethod
@@ -372,6 +383,40 @@ def _loads(body: bytes, what: str) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireFormatError(f"The {what} body is not valid JSON ({exc}): {body[:200]!r}.") from None
+    except RecursionError:
+        raise WireFormatError(f"The {what} body is nested too deeply to be a request.") from None
+
+
+MAX_NEW_TOKENS_LIMIT = 1_000_000  # a sanity bound; the model's context limit is checked by the server
+MAX_STOP_SEQUENCES = 8
+MAX_STOP_CHARS = 256
+
+
+def _number(raw: dict, name: str, kind: type, default: Any, low: float, high: float, low_open: bool = False) -> Any:
+    """A numeric parameter checked like TGI's validation: the right type and within its range."""
+    if name not in raw or raw[name] is None:
+        return default
+    value = raw[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
+        raise WireFormatError(f'Input validation error: "{name}" must be {"an integer" if kind is int else "a number"},'
+                              f" got {json.dumps(value)[:50]}.")
+    value = kind(value)
+    if value < low or value > high or (low_open and value == low):
+        bound = f"greater than {low:g}" if low_open else f"at least {low:g}"
+        raise WireFormatError(f'Input validation error: "{name}" must be {bound} and at most {high:g}, got {value}.')
+    return value
+
+
+def _stops(raw: dict) -> tuple[str, ...]:
+    """`stop` (TGI) or `stop_sequences` (LMI): a string or a short list of short strings."""
+    stop = raw.get("stop_sequences", raw.get("stop")) or []
+    stop = [stop] if isinstance(stop, str) else stop
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise WireFormatError('Input validation error: "stop_sequences" must be a list of strings.')
+    if len(stop) > MAX_STOP_SEQUENCES or any(len(s) > MAX_STOP_CHARS for s in stop):
+        raise WireFormatError(f"Input validation error: at most {MAX_STOP_SEQUENCES} stop sequences of at most "
+                              f"{MAX_STOP_CHARS} characters each.")
+    return tuple(s for s in stop if s)
 
 
 # --- AWS event-stream framing ------------------------------------------------------------------------

@@ -94,12 +94,28 @@ else:
 st.subheader("Export")
 st.caption("Dates as chosen above (inclusive, UTC). Fine-tuning: the Q&A set plus approved corrections, "
            "as `instruction,response[,context][,images]`.")
+# A download is built on click, outside this script run, where Streamlit can only say "Failed to
+# generate file for download": the reason is kept here and shown on the next run (issue 11).
+failed_exports = st.session_state.setdefault("an_export_failures", {})
+for failure in list(failed_exports.values()):
+    st.error(failure, icon=":material/error:")
+failed_exports.clear()
+
+
+def _export(what: str, fmt: str, failures: dict = failed_exports) -> bytes:
+    try:
+        return export_bytes(store, what, fmt, since, until)
+    except Exception as exc:
+        failures[(what, fmt)] = f"The {what} {fmt.upper()} export failed: {exc}"
+        raise
+
+
 for what, label in (("feedback", "Feedback"), ("turns", "Conversations"), ("finetune", "Fine-tuning set")):
     row = st.columns([2, 1, 1, 1, 1])
     row[0].markdown(f"**{label}**")
     for i, fmt in enumerate(EXPORT_FORMATS, 1):
         row[i].download_button(
             fmt.upper() if fmt != "jsonl" else "JSONL",
-            data=lambda what=what, fmt=fmt: export_bytes(store, what, fmt, since, until),
+            data=lambda what=what, fmt=fmt: _export(what, fmt),
             file_name=export_name(what, fmt, since, until), mime=MIME[fmt], key=f"dl_{what}_{fmt}",
             on_click="ignore", icon=":material/download:")

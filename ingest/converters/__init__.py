@@ -70,8 +70,16 @@ __all__ = [
     "XLSXToDocument",
     "convert_file",
     "is_supported",
+    "limited_converters",
     "source_name",
 ]
+
+
+def limited_converters(max_uncompressed_bytes: int, max_ratio: int) -> dict[str, Converter]:
+    """The Office converters with these zip limits (from settings); the others need none."""
+    word = DOCXToDocument(max_uncompressed_bytes=max_uncompressed_bytes, max_ratio=max_ratio)
+    excel = XLSXToDocument(max_uncompressed_bytes=max_uncompressed_bytes, max_ratio=max_ratio)
+    return {".docx": word, ".xlsx": excel, ".xlsm": excel}
 
 
 def is_supported(path: Path) -> bool:

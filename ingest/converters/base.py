@@ -22,6 +22,10 @@ EMPTY_FILE = "empty file"
 # An encrypted Office file (.docx/.xlsx with a password) is an OLE compound file, not a zip.
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 TEXT_SAMPLE_BYTES = 64 * 1024
+# Office packages (issue 11): limits on what a .docx/.xlsx may expand to, so a small zip bomb is refused.
+DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES = 128 * 2**20
+DEFAULT_MAX_OFFICE_RATIO = 100
+RATIO_CHECK_MIN_BYTES = 8 * 2**20  # small parts may compress very well (empty sheets, styles) and harm nobody
 
 
 class Converter(Protocol):
@@ -99,10 +103,56 @@ def refuse_ole_container(path: Path, what: str) -> None:
             )
 
 
+# UTF-32 first: its little-endian BOM starts with UTF-16's.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def check_zip_limits(path: Path, what: str, max_uncompressed_bytes: int, max_ratio: int) -> None:
+    """Refuse an Office package (a zip) that would expand past the limits: a zip bomb, or simply too big.
+
+    Only the zip's directory is read (the sizes it records). A part whose recorded size lies is cut
+    at that size by zipfile and then fails its CRC check, so it cannot expand further unseen.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as package:
+            members = package.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: the converter's own reader says why
+    total = sum(m.file_size for m in members)
+    limit_mib = max_uncompressed_bytes / 2**20
+    if total > max_uncompressed_bytes:
+        raise ConversionError(
+            f"this {what} expands to {total / 2**20:.0f} MiB, over the {limit_mib:.0f} MiB limit for Office "
+            "files (DOCENT_INGEST_MAX_OFFICE_UNCOMPRESSED_MB): split it into smaller files, or raise the limit "
+            "if you trust it, and ingest again"
+        )
+    for member in members:
+        if member.file_size > RATIO_CHECK_MIN_BYTES and member.file_size > max_ratio * max(member.compress_size, 1):
+            raise ConversionError(
+                f"this {what} looks like a zip bomb: its part {member.filename} expands from "
+                f"{member.compress_size / 1024:.0f} KiB to {member.file_size / 2**20:.0f} MiB (over {max_ratio}:1, "
+                "DOCENT_INGEST_MAX_OFFICE_RATIO); open it in Office, save it again, and ingest again"
+            )
+
+
 def detect_encoding(sample: bytes) -> str:
-    """utf-8 (BOM tolerated) when the sample decodes as such, else cp1252, else latin-1."""
+    """By byte-order mark (UTF-8/16/32, as Windows Notepad and Excel write them), else utf-8 when the
+    sample decodes as such, else cp1252, else latin-1.
+
+    >>> detect_encoding("Hello".encode("utf-16")), detect_encoding("Hello".encode("utf-32"))
+    ('utf-16', 'utf-32')
+    """
+    for bom, encoding in _BOMS:
+        if sample.startswith(bom):
+            return encoding
     if b"\x00" in sample:
-        raise ConversionError("not a text file (it contains binary data): check the file type and ingest again")
+        raise ConversionError(
+            "not a text file (it contains binary data): check the file type; UTF-16 or UTF-32 text needs a "
+            "byte-order mark (save it as 'UTF-8' or 'Unicode' from your editor), then ingest again"
+        )
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             codecs.getincrementaldecoder(encoding)().decode(sample, final=False)

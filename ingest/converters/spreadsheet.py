@@ -15,7 +15,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ingest.converters.base import (
+    DEFAULT_MAX_OFFICE_RATIO,
+    DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES,
     TEXT_SAMPLE_BYTES,
+    check_zip_limits,
     clip_title,
     detect_encoding,
     ensure_not_empty,
@@ -146,11 +149,17 @@ class XLSXToDocument:
 
     kind = "xlsx"
 
-    def __init__(self, rows_per_section: int = 20) -> None:
+    def __init__(self, rows_per_section: int = 20,
+                 max_uncompressed_bytes: int = DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES,
+                 max_ratio: int = DEFAULT_MAX_OFFICE_RATIO) -> None:
         _check_rows_per_section(rows_per_section)
         self.rows_per_section = rows_per_section
+        self.max_uncompressed_bytes = max_uncompressed_bytes
+        self.max_ratio = max_ratio
 
     def convert(self, path: Path, source: str) -> Document:
+        ensure_not_empty(path)
+        check_zip_limits(path, "workbook", self.max_uncompressed_bytes, self.max_ratio)
         workbook = _open_workbook(path)
         try:
             title = clip_title(workbook.properties.title or "") if workbook.properties else ""

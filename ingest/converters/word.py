@@ -7,6 +7,9 @@ import zipfile
 from pathlib import Path
 
 from ingest.converters.base import (
+    DEFAULT_MAX_OFFICE_RATIO,
+    DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES,
+    check_zip_limits,
     ensure_not_empty,
     finished_document,
     humanise_stem,
@@ -56,9 +59,16 @@ class DOCXToDocument:
 
     kind = "docx"
 
+    def __init__(self, max_uncompressed_bytes: int = DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES,
+                 max_ratio: int = DEFAULT_MAX_OFFICE_RATIO) -> None:
+        self.max_uncompressed_bytes = max_uncompressed_bytes
+        self.max_ratio = max_ratio
+
     def convert(self, path: Path, source: str) -> Document:
         from docx.table import Table
 
+        ensure_not_empty(path)
+        check_zip_limits(path, "Word document", self.max_uncompressed_bytes, self.max_ratio)
         document = _open(path)
         stack: list[tuple[int, str]] = []
         drafts: list[tuple[list[str], list[str]]] = [([], [])]  # (heading path, text blocks)

@@ -252,7 +252,7 @@ def test_requests_beyond_max_concurrency_are_throttled_and_the_slot_is_freed():
             gate.wait(10)
             yield "second"
 
-    with serve_in_thread(generator=Gated([]), max_concurrency=1) as running:
+    with serve_in_thread(generator=Gated([]), max_concurrency=1, queue_size=0) as running:  # no queue: 429 at once
         holder = SageMakerLLM("g", client=runtime_client(running.url)).stream(QUESTION, GREEDY)
         assert next(holder) == "first "  # the only slot is now taken
         other = SageMakerLLM("g", client=runtime_client(running.url), stream_start_attempts=1)

@@ -76,3 +76,33 @@ def test_every_export_format_is_offered_and_readable(at, backend, monkeypatch):
         assert len(frame) == 5 and {"thumbs", "severity", "question"} <= set(frame.columns)
     finetune = pd.read_csv(io.BytesIO(export_bytes(backend.store, "finetune", "csv")))
     assert list(finetune.columns[:2]) == ["instruction", "response"] and len(finetune) == 2
+
+
+def test_a_failed_download_is_explained_on_the_page(at, monkeypatch):
+    """Issue 11: a download built on click that fails used to do nothing visible; the reason now shows."""
+    import actions
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    from feedback.export import ExportError
+
+    deferred: dict[str, object] = {}
+    real = MediaFileManager.add_deferred
+
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        deferred[file_name] = data_callable
+        return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    def disk_full(*args, **kwargs):
+        raise ExportError("could not write the xlsx export to /tmp/x.xlsx (No space left on device); nothing was written.")
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+    monkeypatch.setattr(actions, "export_bytes", disk_full)
+    at.run()
+    [click] = [fn for name, fn in deferred.items() if name.startswith("docent-feedback") and name.endswith(".xlsx")]
+    with pytest.raises(ExportError):
+        click()  # what Streamlit runs when the button is clicked
+    at.run()
+    errors = [e.value for e in at.error]
+    assert any("feedback XLSX export failed" in e and "No space left on device" in e for e in errors)
+    at.run()
+    assert not any("export failed" in e.value for e in at.error)  # said once
