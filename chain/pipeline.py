@@ -10,8 +10,6 @@ all call `answer()`.
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 import re
 import time
 import unicodedata
@@ -26,18 +24,21 @@ from chain.compression import compress, extractive_answer
 from chain.condense import condense_fallback
 from chain.confidence import band, finetuned_confidence, rag_confidence
 from chain.evidence import AbstainPolicy, decide_abstain, evidence_features
-from index.retrieval import HybridRetriever, Passage
-from llm.protocol import LLM, ChatMessage, GenerationParams, LLMError
 from chain.router import Router
 from chain.types import AnswerResult, ChainEvent, Reference
+from config.errors import DocentError
 from config.prompts import NOT_FOUND
+from index.retrieval import HybridRetriever, Passage
+from llm.protocol import LLM, ChatMessage, GenerationParams, LLMError
 
 
 class InvalidQuestion(DocentError, ValueError):
     """The question cannot be answered as typed; the message says what to change."""
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+# controls, zero-width characters and bidirectional overrides/isolates (issue 11: U+202A-202E and
+# U+2066-2069 showed reversed text to reviewers); the same set as config/text.py
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def clean_question(question: str, max_chars: int) -> str:

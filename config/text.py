@@ -29,6 +29,17 @@ _SURROGATES = re.compile(r"[\ud800-\udfff]")
 BIDI_CONTROLS = "".join(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
+def strip_invisible(value: str | None) -> str | None:
+    """Only the cleaning (no limit, no trimming): for records built outside the app (imports, the outbox).
+
+    >>> strip_invisible("a\u2066b\u2069c\x07")
+    'abc'
+    """
+    if value is None:
+        return None
+    return _INVISIBLE.sub("", _SURROGATES.sub("", str(value)))
+
+
 class TextError(DocentError, ValueError):
     """A typed text cannot be kept as it is; the message names it and says what to change."""
 
