@@ -39,7 +39,9 @@ class ALBTokenError(IdentityError):
 
 
 def _fail(reason: str) -> ALBTokenError:
-    return ALBTokenError(f"The load balancer's {TOKEN_HEADER} token is {reason}; open Docent through the load balancer.")
+    return ALBTokenError(
+        f"The load balancer's {TOKEN_HEADER} token is {reason}; open Docent through the load balancer."
+    )
 
 
 def _b64(part: str) -> bytes:
@@ -146,8 +148,9 @@ class ALBTokenVerifier:
             raise _fail("carrying a signature of the wrong length")
         der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
         try:
-            self._key(region_of(signer), kid).verify(der, f"{parts[0]}.{parts[1]}".encode("ascii"),
-                                                     ec.ECDSA(hashes.SHA256()))
+            self._key(region_of(signer), kid).verify(
+                der, f"{parts[0]}.{parts[1]}".encode("ascii"), ec.ECDSA(hashes.SHA256())
+            )
         except InvalidSignature:
             raise _fail("not signed by the load balancer (bad signature)") from None
         except UnicodeEncodeError:

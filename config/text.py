@@ -105,5 +105,11 @@ class TextLimits:
         return clean_text(value, what=what, max_chars=self.answer, setting="DOCENT_MAX_ANSWER_CHARS")
 
     def question_text(self, value: Any, what: str = "The question") -> str:
-        return clean_text(value, what=what, max_chars=self.question, setting="DOCENT_MAX_QUESTION_CHARS",
-                          single_line=True, normalization="NFKC")
+        return clean_text(
+            value,
+            what=what,
+            max_chars=self.question,
+            setting="DOCENT_MAX_QUESTION_CHARS",
+            single_line=True,
+            normalization="NFKC",
+        )

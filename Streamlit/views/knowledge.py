@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 import ui
 from actions import delete_source, import_qa_file, ingest_uploads, safe_filename, save_uploads
+from outbox_view import render_outbox
 from resources import get_embedder, get_index, get_settings, get_store
 from safe_text import inline
 
@@ -19,7 +20,7 @@ store = get_store()
 upload_dir = settings.data_dir / "uploads"
 
 st.title("Knowledge base")
-docs_tab, index_tab, qa_tab = st.tabs(["Add documents", "Index", "Q&A set"])
+docs_tab, index_tab, qa_tab, outbox_tab = st.tabs(["Add documents", "Index", "Q&A set", "Outbox"])
 
 with docs_tab:
     st.caption("Markdown, text, HTML, PDF, Word, Excel and CSV. Files are kept under the data folder's "
@@ -98,3 +99,7 @@ with qa_tab:
                 if st.form_submit_button("Remove pair"):
                     store.delete_qa_pair(by_label[choice])
                     st.success(f"Removed: {inline(choice)}")
+
+with outbox_tab:
+    with ui.guarded("Reading the outbox"):
+        render_outbox(store)

@@ -104,5 +104,6 @@ def test_identity_comes_from_the_token_and_a_forged_plain_header_is_ignored(keys
 def test_a_direct_request_with_only_the_plain_header_is_refused(served):
     verifier, _ = served
     with pytest.raises(IdentityError, match="no signed x-amzn-oidc-data"):
-        resolve_identity("header", SPECS, headers={"X-Amzn-Oidc-Identity": "root@corp.com"},
-                         verify_token=verifier.verify)
+        resolve_identity(
+            "header", SPECS, headers={"X-Amzn-Oidc-Identity": "root@corp.com"}, verify_token=verifier.verify
+        )

@@ -29,8 +29,9 @@ def as_user(base, monkeypatch):
 
         def switch(email: str) -> None:
             token = keys.token({"email": email})
-            monkeypatch.setattr(ui, "request_headers", lambda: {"x-amzn-oidc-data": token,
-                                                                "X-Amzn-Oidc-Identity": email})
+            monkeypatch.setattr(
+                ui, "request_headers", lambda: {"x-amzn-oidc-data": token, "X-Amzn-Oidc-Identity": email}
+            )
 
         yield switch
 

@@ -25,8 +25,11 @@ def test_every_text_is_cleaned_the_same_way():
 
 def test_over_long_comment_and_correction_name_their_limit():
     limits = TextLimits(question=100, comment=20, answer=30)
-    with pytest.raises(TextTooLongError, match="The comment is 21 characters long; the limit is 20 "
-                                              r"\(DOCENT_MAX_COMMENT_CHARS\)"):
+    with pytest.raises(
+        TextTooLongError,
+        match="The comment is 21 characters long; the limit is 20 "
+        r"\(DOCENT_MAX_COMMENT_CHARS\)",
+    ):
         limits.comment_text("x" * 21)
     with pytest.raises(TextTooLongError, match="DOCENT_MAX_ANSWER_CHARS"):
         limits.answer_text("y" * 31)
