@@ -7,10 +7,11 @@ the bidirectional overrides/isolates (U+202A-202E, U+2066-2069) that display tex
 
 >>> clean_text("pay\\u202eyad 01 ni", what="The comment", max_chars=100)
 'payyad 01 ni'
->>> clean_text("x" * 5, what="The comment", max_chars=3, setting="DOCENT_MAX_COMMENT_CHARS")
-Traceback (most recent call last):
-...
-config.text.TextTooLongError: The comment is 5 characters long; the limit is 3 (DOCENT_MAX_COMMENT_CHARS). Shorten it and send it again.
+>>> try:
+...     clean_text("x" * 5, what="The comment", max_chars=3, setting="DOCENT_MAX_COMMENT_CHARS")
+... except TextTooLongError as exc:
+...     print(exc)
+The comment is 5 characters long; the limit is 3 (DOCENT_MAX_COMMENT_CHARS). Shorten it and send it again.
 """
 
 from __future__ import annotations

@@ -15,15 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from feedback.dynamodb_tables import (
-    MAX_ITEM_BYTES,
-    VERSION_ID,
-    from_dynamo,
-    item_size,
-    largest_text_field,
-    table_definitions,
-    to_dynamo,
-)
+from feedback.dynamodb_tables import VERSION_ID, from_dynamo, oversize_problem, table_definitions, to_dynamo
 from feedback.records import Feedback, QAPair, Turn, utc_now
 from feedback.store import (
     QAAddResult,
@@ -195,15 +187,9 @@ class DynamoDBFeedbackStore:
             what = f"The feedback by {record.reviewer} on turn {record.turn_id}"
         else:
             data, what = record.to_dict(), f"The Q&A pair {record.question[:40]!r}"
-        size = item_size(to_dynamo(data))
-        if size > MAX_ITEM_BYTES:
-            name, chars = largest_text_field(data)
-            raise RecordTooLargeError(
-                f"{what} is {size / 1024:.0f} KB as a DynamoDB item; DynamoDB stores at most "
-                f"{MAX_ITEM_BYTES // 1024} KB per item. Its longest text, {name.replace('_', ' ')}, has {chars:,} "
-                "characters: shorten it and save again (the limits are DOCENT_MAX_COMMENT_CHARS and "
-                "DOCENT_MAX_ANSWER_CHARS)."
-            )
+        problem = oversize_problem(to_dynamo(data), what)
+        if problem:
+            raise RecordTooLargeError(problem)
 
     # --- turns --------------------------------------------------------------------------
     def session_owner(self, session_id: str) -> str | None:

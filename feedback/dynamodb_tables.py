@@ -12,8 +12,8 @@ Tables (prefix from DOCENT_DYNAMODB_TABLE_PREFIX), all on-demand:
 
 >>> [t["TableName"] for t in table_definitions("acme")]
 ['acme-turns', 'acme-feedback', 'acme-qa', 'acme-sessions']
->>> item_size({"turn_id": "abc", "n": 12})
-12
+>>> item_size({"turn_id": "abc", "n": 12})  # names and values: 7 + 3 + 1 + 2
+13
 """
 
 from __future__ import annotations
@@ -49,10 +49,18 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(k.encode("utf-8")) + _value_size(v) for k, v in item.items() if v is not None)
 
 
-def largest_text_field(item: dict[str, Any]) -> tuple[str, int]:
-    """(name, characters) of the longest text attribute: what to name when an item is too large."""
+def oversize_problem(item: dict[str, Any], what: str) -> str | None:
+    """The message for an item DynamoDB would refuse (naming its longest text), or None when it fits."""
+    size = item_size(item)
+    if size <= MAX_ITEM_BYTES:
+        return None
     texts = [(k, len(v)) for k, v in item.items() if isinstance(v, str)]
-    return max(texts, key=lambda kv: kv[1]) if texts else ("?", 0)
+    name, chars = max(texts, key=lambda kv: kv[1]) if texts else ("?", 0)
+    return (
+        f"{what} is {size / 1024:.0f} KB as a DynamoDB item; DynamoDB stores at most {MAX_ITEM_BYTES // 1024} KB "
+        f"per item. Its longest text, {name.replace('_', ' ')}, has {chars:,} characters: shorten it and save again "
+        "(the limits are DOCENT_MAX_COMMENT_CHARS and DOCENT_MAX_ANSWER_CHARS)."
+    )
 
 
 def to_dynamo(value: Any) -> Any:
