@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import resources
 import streamlit as st
 from actions import valid_session_id
-from safe_text import inline
+from safe_text import safe_markdown
 
 from config.roles import PAGE_ROLES, Identity, IdentityError, RoleSpecs, can_view, resolve_identity
 from config.settings import is_loopback
@@ -23,7 +23,10 @@ PAGE_TITLES = {"chat": "Chat", "review": "Review", "analytics": "Analytics", "kn
 def show_error(what: str, exc: BaseException, todo: str = "") -> None:
     """One short message: what failed, the backend's reason, what to do. Never a traceback."""
     log.warning("%s failed: %s", what, exc, exc_info=exc)
-    reason = inline(str(exc).strip() or type(exc).__name__, max_chars=600)  # may quote what the user typed
+    reason = str(exc).strip() or type(exc).__name__
+    if len(reason) > 600:
+        reason = reason[:600] + "…"
+    reason = safe_markdown(reason)  # a message may quote what the user typed: no images or links from it
     st.error(f"**{what} failed.** {reason}" + (f" {todo}" if todo else ""), icon="⚠️")
 
 
