@@ -1,4 +1,4 @@
-"""One way to show text that people typed (questions, comments, corrections, names): as text.
+r"""One way to show text that people typed (questions, comments, corrections, names): as text.
 
 Streamlit renders Markdown in st.markdown, captions, alerts, toasts and even expander and badge
 labels, and its Markdown turns `![x](https://host/beacon.png)` into an image every viewer's browser
@@ -7,26 +7,27 @@ e-mail addresses into links too (GFM autolinks, found in text *after* backslash 
 resolved). So (issue 11):
 
 - `show_text(text)`      a body of user text: st.text, never parsed.
-- `inline(text)`         user text inside a Markdown string or a label: every ASCII punctuation
-                         character escaped, autolink triggers broken with an invisible U+2060.
+- `inline(text)`         user text inside a Markdown string or a label: Markdown's special
+                         characters escaped, autolink triggers broken with an invisible U+2060.
 - `safe_markdown(text)`  an answer (a reviewer's approved correction is an answer too): Markdown
                          formatting stays (bold, lists, code) but no image, no link, no HTML.
 - `show_answer(text)`    st.markdown(safe_markdown(text)).
 
->>> inline("![x](https://t.example/p.png)")
-'\\\\!\\\\[x\\\\]\\\\(https\\\\:\\u2060\\\\/\\\\/t\\\\.example\\\\/p\\\\.png\\\\)'
->>> "](" in safe_markdown("see [here](https://evil.example) **now**")
-False
+>>> print(inline("![x](https://t.example/p.png)").replace(WORD_JOINER, "+"))
+\!\[x\]\(https+://t.example/p.png\)
+>>> print(safe_markdown("see [here](https://x.test) **now**").replace(WORD_JOINER, "+"))
+see \[here\](https+://x.test) **now**
 """
 
 from __future__ import annotations
 
 import re
-import string
 from typing import Any
 
 WORD_JOINER = "\u2060"  # zero-width, invisible: splits "https:" from "//", "www" from ".", "@" from the domain
-_PUNCT = frozenset(string.punctuation)
+# what can start Markdown, HTML, an entity, a Streamlit directive or math inside a line ("?", ",", "'",
+# "/", ":" and "." cannot: they stay unescaped so labels read the same in code as on screen)
+_INLINE_SPECIALS = frozenset("\\`*_{}[]()#+-!|<>~$&")
 _SCHEME = re.compile(r"(?i)(https?|ftp|file|mailto|data|javascript|vbscript|tel|www)(?=[:.])")
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 # characters that start a link, an image, raw HTML, an entity, or undo an escape
@@ -42,13 +43,13 @@ def _break_autolinks(text: str) -> str:
 def inline(text: Any, max_chars: int | None = None) -> str:
     """User text for a Markdown string or a widget label: shown literally, on one line.
 
-    Escapes every ASCII punctuation character (CommonMark lets any of them be escaped) and breaks
-    autolinks; whitespace collapses to single spaces (labels are one line).
+    Escapes the characters that start Markdown syntax (CommonMark lets any punctuation be escaped) and
+    breaks autolinks; whitespace collapses to single spaces (labels are one line, so no block syntax).
     """
     flat = " ".join(str(text if text is not None else "").split())
     if max_chars is not None and len(flat) > max_chars:
         flat = flat[: max_chars - 1] + "…"
-    return "".join("\\" + c if c in _PUNCT else c for c in _break_autolinks(flat))
+    return "".join("\\" + c if c in _INLINE_SPECIALS else c for c in _break_autolinks(flat))
 
 
 def _escape_answer_text(text: str) -> str:

@@ -21,7 +21,8 @@ def at(backend, monkeypatch):
 
 
 def _markdown(at) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    """What the page shows: Markdown plus plain text (questions are shown with st.text, issue 11)."""
+    return "\n".join([m.value for m in at.markdown] + [t.value for t in at.get("text")])
 
 
 def _ask(at, question: str):
