@@ -179,8 +179,11 @@ def test_docent_stores_outbox_lists_shows_and_discards(tmp_path, monkeypatch):
     from config.settings import get_settings
 
     get_settings.cache_clear()
-    seed = OutboxStore(SQLiteFeedbackStore(tmp_path / "remote.sqlite3"), data / "outbox.sqlite3")
+    remote = Switchable(tmp_path / "remote.sqlite3")
+    seed = OutboxStore(remote, data / "outbox.sqlite3")
+    remote.down = True
     seed.save_feedback(Feedback.new(turn_id="ghost", reviewer="bo", kind="review", comment="keep this text"))
+    remote.down = False
     assert seed.flush().failed == 1
     seq = seed.entries()[0].seq
     seed.close()
