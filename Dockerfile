@@ -1,5 +1,9 @@
 # Docent app image: the Streamlit app and the `docent` CLI on the embedded default.
-# Build: docker build -t docent .    Run: docker run -p 8501:8501 -v $PWD/data:/app/data docent
+# Build: docker build -t docent .
+# Run:   docker run -p 127.0.0.1:8501:8501 -e DOCENT_SERVER_ADDRESS=0.0.0.0 -v $PWD/data:/app/data docent
+# Like `make run`, the app listens on DOCENT_SERVER_ADDRESS (127.0.0.1 unless set). Inside a container
+# that is the container's own loopback, so the run line sets 0.0.0.0 and publishes the port on the
+# host's loopback only; behind a load balancer see docs/admin-guide.md ("Where the app listens").
 # (Not built in this project's CI: no Docker engine runs there. See docs/admin-guide.md.)
 FROM python:3.11-slim
 
@@ -28,5 +32,4 @@ USER docent
 
 EXPOSE 8501
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
-CMD ["streamlit", "run", "Streamlit/app.py", "--server.port=8501", "--server.address=0.0.0.0", \
-     "--server.headless=true", "--browser.gatherUsageStats=false"]
+CMD ["docent", "app"]

@@ -41,7 +41,7 @@ demo: install
 	$(VENV)/bin/docent qa import $(DEMO)/qa_pairs.csv
 
 run: demo
-	$(VENV)/bin/streamlit run Streamlit/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false --client.toolbarMode minimal
+	$(VENV)/bin/docent app --port $(PORT)   # listens on DOCENT_SERVER_ADDRESS (127.0.0.1 unless set)
 
 test: install-dev system-deps lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from chain.types import Reference
+from config.text import TextLimits
 from feedback.records import LIKERT_LABELS, Feedback, QAPair, Turn
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -97,17 +98,26 @@ class ReviewOutcome:
     messages: list[str] = field(default_factory=list)
 
 
+def review_limits(settings) -> TextLimits:
+    """The text limits the pages apply (DOCENT_MAX_COMMENT_CHARS, DOCENT_MAX_ANSWER_CHARS)."""
+    return TextLimits.from_settings(settings)
+
+
 def save_review(store, turn: Turn, reviewer: str, *, severity: str | None = None, likert: int | None = None,
                 corrected_answer: str | None = None, comment: str | None = None, approved: bool = False,
-                thumbs: int | None = None) -> ReviewOutcome:
+                thumbs: int | None = None, limits: TextLimits | None = None) -> ReviewOutcome:
     """Save a full review; when approved, the corrected answer becomes a Q&A pair (replacing an older one).
 
-    The router reloads the set when qa_version changes, so the next question already uses it.
+    The comment and the correction are cleaned and checked against `limits` first (config/text.py), so an
+    over-long text is refused with its limit and nothing is stored or queued. The router reloads the set
+    when qa_version changes, so the next question already uses it.
     """
-    corrected = (corrected_answer or "").strip() or None
+    limits = limits or TextLimits()
+    corrected = limits.answer_text(corrected_answer) or None
+    cleaned_comment = limits.comment_text(comment) or None
     feedback = Feedback.new(turn_id=turn.turn_id, reviewer=reviewer, kind="review", thumbs=thumbs,
                             severity=severity or None, likert=likert, corrected_answer=corrected,
-                            comment=(comment or "").strip() or None, approved=approved)
+                            comment=cleaned_comment, approved=approved)
     outcome = ReviewOutcome(saved=store.save_feedback(feedback).message)
     outcome.messages.append(f"Review saved: {outcome.saved}")
     if approved:

@@ -44,3 +44,11 @@ def get_index():
 
 def get_embedder():
     return get_chain().retriever.embedder
+
+
+@st.cache_resource(show_spinner=False)
+def get_alb_verifier(arns: str, key_url: str):
+    """The load balancer's token verifier (issue 11); keyed by its settings, it caches public keys by kid."""
+    from config.alb_auth import ALBTokenVerifier
+
+    return ALBTokenVerifier(arns=arns.split(","), key_url=key_url)

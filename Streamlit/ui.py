@@ -10,8 +10,10 @@ from contextlib import contextmanager
 import resources
 import streamlit as st
 from actions import valid_session_id
+from safe_text import safe_markdown
 
 from config.roles import PAGE_ROLES, Identity, IdentityError, RoleSpecs, can_view, resolve_identity
+from config.settings import is_loopback
 
 log = logging.getLogger("docent.app")
 LOCAL_NOTICE = "Running as the local user with every role (embedded default)"
@@ -24,6 +26,7 @@ def show_error(what: str, exc: BaseException, todo: str = "") -> None:
     reason = str(exc).strip() or type(exc).__name__
     if len(reason) > 600:
         reason = reason[:600] + "…"
+    reason = safe_markdown(reason)  # a message may quote what the user typed: no images or links from it
     st.error(f"**{what} failed.** {reason}" + (f" {todo}" if todo else ""), icon="⚠️")
 
 
@@ -51,14 +54,28 @@ def request_headers() -> dict[str, str]:
     return dict(st.context.headers or {})
 
 
+def bound_address() -> str:
+    """The address this Streamlit server listens on ('' = every interface, Streamlit's default)."""
+    return str(st.get_option("server.address") or "")
+
+
 def current_identity() -> Identity | None:
     """The signed-in person (None = must sign in first). Raises IdentityError when none can be had."""
     settings = resources.get_settings()  # looked up per call: tests swap the factory
     specs = RoleSpecs.from_settings(settings)
     headers = request_headers() if settings.auth_mode == "header" else None
     oidc = _oidc_user() if settings.auth_mode == "oidc" else None
+    verify = None
+    if settings.auth_mode == "header" and settings.auth_alb_arns.strip():
+        verify = resources.get_alb_verifier(settings.auth_alb_arns, settings.auth_alb_key_url).verify
+    elif settings.auth_mode == "header" and settings.auth_header_unsigned and not is_loopback(bound_address()):
+        raise IdentityError(
+            f"Docent listens on {bound_address() or 'every interface'} but trusts an unsigned identity header "
+            "(DOCENT_AUTH_HEADER_UNSIGNED=true): anyone reaching the port could claim any identity. Start it with "
+            "`docent app` (it listens on DOCENT_SERVER_ADDRESS=127.0.0.1) or set DOCENT_AUTH_ALB_ARNS.")
     return resolve_identity(settings.auth_mode, specs, oidc_user=oidc, headers=headers,
-                            header_name=settings.auth_header)
+                            header_name=settings.auth_header, verify_token=verify,
+                            user_claim=settings.auth_alb_user_claim, allow_unsigned=settings.auth_header_unsigned)
 
 
 def identity_or_stop() -> Identity:
@@ -97,19 +114,50 @@ def require(page: str) -> Identity:
     return identity
 
 
-def session_id() -> str:
-    """This conversation's id, kept in the URL (?s=...) so a reload shows the same chat."""
-    current = st.query_params.get("s")
-    if not valid_session_id(current):
-        # back from another page (navigation drops the query string): the same tab keeps its chat
-        remembered = st.session_state.get("chat_session")
-        current = remembered if valid_session_id(remembered) else uuid.uuid4().hex
+def _mint_session() -> str:
+    """A fresh conversation id made here (never taken from a link), remembered as this tab's own."""
+    sid = uuid.uuid4().hex
+    st.session_state.setdefault("own_sessions", set()).add(sid)
+    return sid
+
+
+def session_id(store, user: str) -> str:
+    """This conversation's id, kept in the URL (?s=...) so a reload shows the same chat.
+
+    An id from the URL is used only when `user` owns that conversation (or this tab made it); any
+    other id, well-formed or not, starts a new conversation with a fresh id made here, so a link
+    with a chosen id cannot make a victim write into the sender's conversation (issue 11).
+    """
+    own: set[str] = st.session_state.setdefault("own_sessions", set())
+    requested = st.query_params.get("s")
+    remembered = st.session_state.get("chat_session")
+    current = None
+    if valid_session_id(requested):
+        if requested in own:
+            current = requested
+        else:
+            try:
+                owner = store.session_owner(requested)
+            except Exception as exc:  # noqa: BLE001 - an unreachable store: start afresh, say why in the log
+                log.warning("Could not check who owns conversation %s: %s", requested[:8], exc)
+                owner = None
+            if owner == user:
+                own.add(requested)
+                current = requested
+            elif owner is not None:
+                st.info("That conversation link belongs to someone else, so it cannot be opened from your account. "
+                        "This is a new conversation.", icon="🔒")
+    elif requested is None and remembered in own:
+        current = remembered  # back from another page (navigation drops the query string)
+    if current is None:
+        current = _mint_session()
+    if requested != current:
         st.query_params["s"] = current
     st.session_state["chat_session"] = current
     return current
 
 
 def new_chat() -> None:
-    st.session_state["chat_session"] = st.query_params["s"] = uuid.uuid4().hex
+    st.session_state["chat_session"] = st.query_params["s"] = _mint_session()
     for key in [k for k in st.session_state if str(k).startswith(("thumbs_", "more_"))]:
         del st.session_state[key]

@@ -81,7 +81,7 @@ def add_feedback(data_dir: Path, rows: int) -> float:
     now = datetime.now(UTC)
     for i in range(rows):
         when = (now - timedelta(minutes=rng.randint(0, 60 * 24 * 28))).isoformat()
-        turn = Turn.new(session_id=f"bench-{i // 5}", user=f"user{i % 300}@corp.com", question=f"bench question {i}?",
+        turn = Turn.new(session_id=f"bench-{i // 5}", user=f"user{(i // 5) % 300}@corp.com", question=f"bench question {i}?",
                         answer=f"answer {i}", route=rng.choice(["rag", "finetuned"]), confidence=rng.random(),
                         created_at=when)
         store.save_turn(turn)

@@ -53,7 +53,7 @@ def run(name: str, store: FeedbackStore, turns: int, threads: int) -> None:
         list(pool.map(store.get_turn, [t.turn_id for t in records]))
         get_s = time.perf_counter() - start
     start = time.perf_counter()
-    sessions = [store.session_turns(f"s{i}") for i in range(50)]
+    sessions = [store.session_turns(f"s{i}", "bench") for i in range(50)]
     sess_s = time.perf_counter() - start
     start = time.perf_counter()
     listed = store.list_turns()

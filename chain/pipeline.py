@@ -36,7 +36,9 @@ class InvalidQuestion(DocentError, ValueError):
     """The question cannot be answered as typed; the message says what to change."""
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+# controls, zero-width characters and bidirectional overrides/isolates (issue 11: U+202A-202E and
+# U+2066-2069 showed reversed text to reviewers); the same set as config/text.py
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def clean_question(question: str, max_chars: int) -> str:

@@ -101,8 +101,59 @@ def stores_init() -> None:
     )
 
 
+def stores_outbox(
+    replay: list[int] = typer.Option(None, "--replay", help="Put this dead entry back in the queue (repeatable)."),
+    replay_all: bool = typer.Option(False, "--replay-all", help="Put every dead entry back and deliver now."),
+    discard: list[int] = typer.Option(None, "--discard", help="Delete this dead entry for good (repeatable)."),
+    show: int = typer.Option(None, "--show", help="Print this entry's full record as JSON (to copy text out)."),
+) -> None:
+    """List the writes waiting in the local outbox (DynamoDB store), and replay or discard dead ones.
+
+    A dead entry is one the store refused for good (e.g. feedback on a turn it does not hold); it stays
+    until replayed or discarded. Example: docent stores outbox --replay 12
+    """
+    import json
+
+    from config.settings import load_settings
+    from feedback.factory import open_store
+
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        if not hasattr(store, "entries"):
+            typer.echo(f"The {settings.store_backend} store writes directly; there is no outbox.")
+            return
+        if show is not None:
+            entry = next((e for e in store.entries() if e.seq == show), None)
+            if entry is None:
+                raise typer.BadParameter(f"there is no outbox entry {show}; run `docent stores outbox`.",
+                                         param_hint="--show")
+            typer.echo(json.dumps(entry.payload, indent=2, ensure_ascii=False))
+            return
+        if discard:
+            typer.echo(f"Discarded {store.discard(discard)} dead entr{'y' if len(discard) == 1 else 'ies'}.")
+        if replay or replay_all:
+            report = store.replay(None if replay_all else replay)
+            typer.echo(f"Delivered {report.delivered}; {report.pending} still waiting; {report.failed} refused again.")
+        entries = store.entries()
+        waiting = [e for e in entries if not e.dead]
+        dead = [e for e in entries if e.dead]
+        typer.echo(f"Outbox {store.outbox_path}: {len(waiting)} waiting, {len(dead)} dead.")
+        for e in entries:
+            state = "DEAD   " if e.dead else "waiting"
+            typer.echo(f"  {e.seq:>5}  {state}  {e.enqueued_at[:19]}  tries={e.attempts}  {e.summary}")
+            if e.dead or e.last_error:
+                typer.echo(f"         reason: {e.last_error}")
+        if dead:
+            typer.echo("Replay with --replay SEQ (or --replay-all) once the cause is fixed; --show SEQ prints a "
+                       "record, --discard SEQ deletes it.")
+    finally:
+        store.close()
+
+
 def register(app: typer.Typer) -> None:
     app.command("export")(export)
     stores_app = typer.Typer(help="Set up the conversation + feedback store.", no_args_is_help=True)
     stores_app.command("init")(stores_init)
+    stores_app.command("outbox")(stores_outbox)
     app.add_typer(stores_app, name="stores")

@@ -10,13 +10,14 @@ st.login, or a trusted reverse-proxy header) into plain values and calls `resolv
 ['analyst', 'employee']
 >>> resolve_identity("local", specs).roles == frozenset(ROLES)
 True
->>> can_view(resolve_identity("header", specs, headers={"X-User": "bo@corp.com"}, header_name="X-User"), "review")
+>>> headers = {"X-User": "bo@corp.com"}
+>>> can_view(resolve_identity("header", specs, headers=headers, header_name="X-User", allow_unsigned=True), "review")
 True
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -133,12 +134,17 @@ def resolve_identity(
     oidc_user: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     header_name: str = "X-Amzn-Oidc-Identity",
+    verify_token: Callable[[str], Mapping[str, Any]] | None = None,
+    user_claim: str = "email",
+    allow_unsigned: bool = False,
 ) -> Identity | None:
     """The identity for this request; None when the person still has to sign in (oidc).
 
     local:  one user "local" with every role (the embedded default, for a laptop or a demo).
     oidc:   `oidc_user` is st.user as a dict (is_logged_in, email, preferred_username, sub).
-    header: the trusted reverse proxy's header `header_name` carries the user; missing -> IdentityError.
+    header: with `verify_token` (config/alb_auth.py), the user is the `user_claim` of the load balancer's
+            signed x-amzn-oidc-data token and plain identity headers are ignored; without it, only when
+            `allow_unsigned` (a proxy on the same host), the header `header_name` carries the user.
     """
     if auth_mode == "local":
         return Identity(LOCAL_USER, frozenset(ROLES), "local")
@@ -148,7 +154,20 @@ def resolve_identity(
         raw = oidc_user.get("email") or oidc_user.get("preferred_username") or oidc_user.get("sub")
         user = clean_user(raw, "the sign-in provider")
         return Identity(user, roles_for(user, specs), "oidc")
+    if auth_mode == "header" and verify_token is not None:
+        token = header_value(headers, "x-amzn-oidc-data")
+        if not token:
+            raise IdentityError(
+                "The request has no signed x-amzn-oidc-data header: open Docent through the company load balancer "
+                "(a request straight to the app's port is refused).")
+        claims = verify_token(token)
+        user = clean_user(claims.get(user_claim), f"the load balancer's token (claim {user_claim!r})")
+        return Identity(user, roles_for(user, specs), "header")
     if auth_mode == "header":
+        if not allow_unsigned:
+            raise IdentityError(
+                "DOCENT_AUTH_MODE=header needs DOCENT_AUTH_ALB_ARNS (signed identities from the load balancer) or "
+                "DOCENT_AUTH_HEADER_UNSIGNED=true (a proxy on the same host); ask your administrator.")
         raw = header_value(headers, header_name)
         if raw is None:
             raise IdentityError(

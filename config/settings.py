@@ -113,6 +113,24 @@ class Settings(BaseSettings):
     serve_socket_timeout_s: float = Field(60.0, gt=0, description="serve-model drops a connection idle this long")
     serve_queue_size: int = Field(16, ge=0, description="serve-model requests that wait for a slot before 429")
     serve_queue_wait_s: float = Field(30.0, ge=0, description="longest wait in serve-model's queue before 429")
+    # --- hardening (issue 11): text limits, where the app listens, the load balancer's signed identity --
+    max_comment_chars: int = Field(2000, ge=10, description="Longest feedback comment (characters)")
+    max_answer_chars: int = Field(8000, ge=10, description="Longest corrected answer or imported Q&A answer")
+    server_address: str = Field(
+        "127.0.0.1", description="Where `docent app` listens; 0.0.0.0 only behind a load balancer or container port"
+    )
+    server_port: int = Field(8501, ge=1, le=65535)
+    auth_alb_arns: str = Field(
+        "", description="auth_mode=header: comma-separated ARNs of the ALBs whose signed x-amzn-oidc-data is accepted"
+    )
+    auth_alb_user_claim: str = Field("email", description="The token claim that names the user")
+    auth_alb_key_url: str = Field(
+        "https://public-keys.auth.elb.{region}.amazonaws.com/{kid}",
+        description="Where the ALB's public keys are fetched ({region}, {kid}); differs in GovCloud",
+    )
+    auth_header_unsigned: bool = Field(
+        False, description="auth_mode=header without a signed token: only for a proxy on the same host (loopback)"
+    )
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
@@ -145,6 +163,18 @@ class Settings(BaseSettings):
             problems.append("DOCENT_ROUTER_THRESHOLD must be between 0 and 1 (it compares a probability-like score).")
         if self.auth_mode == "oidc" and self.role_admins == "":
             problems.append("DOCENT_AUTH_MODE=oidc needs at least one admin in DOCENT_ROLE_ADMINS.")
+        if self.auth_mode == "header" and not self.auth_alb_arns.strip() and not self.auth_header_unsigned:
+            problems.append(
+                "DOCENT_AUTH_MODE=header needs DOCENT_AUTH_ALB_ARNS (the load balancer whose signed "
+                "x-amzn-oidc-data is checked), or DOCENT_AUTH_HEADER_UNSIGNED=true for a proxy on the same host."
+            )
+        if self.auth_header_unsigned and not is_loopback(self.server_address):
+            problems.append(
+                f"DOCENT_AUTH_HEADER_UNSIGNED=true with DOCENT_SERVER_ADDRESS={self.server_address} lets anyone who "
+                "reaches the port claim any identity: listen on 127.0.0.1, or use DOCENT_AUTH_ALB_ARNS."
+            )
+        if "{kid}" not in self.auth_alb_key_url:
+            problems.append("DOCENT_AUTH_ALB_KEY_URL must contain {kid} (and usually {region}).")
         if problems:
             raise ConfigError("Docent cannot start with these settings:\n- " + "\n- ".join(problems))
         return self
@@ -161,6 +191,23 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "docent.sqlite3"
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for 127.x, ::1 and localhost: addresses only this machine can reach.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("0.0.0.0"), is_loopback("")
+    (True, False, False)
+    """
+    import ipaddress
+
+    host = (address or "").strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides) -> Settings:

@@ -15,12 +15,14 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from feedback.dynamodb_tables import VERSION_ID, from_dynamo, table_definitions, to_dynamo
+from feedback.dynamodb_tables import VERSION_ID, from_dynamo, oversize_problem, table_definitions, to_dynamo
 from feedback.records import Feedback, QAPair, Turn, utc_now
 from feedback.store import (
     QAAddResult,
+    RecordTooLargeError,
     ReviewFilter,
     SaveResult,
+    SessionOwnerError,
     StoreError,
     StoreUnavailableError,
     TimeBound,
@@ -30,6 +32,7 @@ from feedback.store import (
     in_window,
     merge_feedback,
     select_for_review,
+    session_owner_message,
     time_window,
 )
 
@@ -55,6 +58,7 @@ class DynamoDBFeedbackStore:
         self.turns_table = f"{table_prefix}-turns"
         self.feedback_table = f"{table_prefix}-feedback"
         self.qa_table = f"{table_prefix}-qa"
+        self.sessions_table = f"{table_prefix}-sessions"
         self._ser, self._de = TypeSerializer(), TypeDeserializer()
 
     @classmethod
@@ -169,14 +173,62 @@ class DynamoDBFeedbackStore:
             except StoreError:
                 pass
 
+    # --- size ---------------------------------------------------------------------------
+    @staticmethod
+    def _turn_data(turn: Turn) -> dict[str, Any]:
+        return turn.to_dict() | {"day": turn.day, "visible_session": turn.session_id, "hidden": False, "ratings": {}}
+
+    def check_record(self, record: Turn | Feedback | QAPair) -> None:
+        """Refuse an item over DynamoDB's 400 KB limit before any call (and before the outbox queues it)."""
+        if isinstance(record, Turn):
+            data, what = self._turn_data(record), f"The answer to {record.question[:40]!r}"
+        elif isinstance(record, Feedback):
+            data = record.to_dict() | {"fkey": f"{record.kind}#{record.reviewer}", "day": record.day, "route": "rag"}
+            what = f"The feedback by {record.reviewer} on turn {record.turn_id}"
+        else:
+            data, what = record.to_dict(), f"The Q&A pair {record.question[:40]!r}"
+        problem = oversize_problem(to_dynamo(data), what)
+        if problem:
+            raise RecordTooLargeError(problem)
+
     # --- turns --------------------------------------------------------------------------
+    def session_owner(self, session_id: str) -> str | None:
+        item = self._call(
+            "get_item", TableName=self.sessions_table, Key={"session_id": {"S": session_id}}, ConsistentRead=True
+        ).get("Item")
+        if item:
+            return item["owner"]["S"]
+        # sessions from before the sessions table: the user of the earliest visible turn owns it
+        turns = sorted(
+            self._query_range(self.turns_table, "by_session", "visible_session", session_id, None, None),
+            key=lambda i: i["created_at"],
+        )
+        return turns[0]["user"] if turns else None
+
     def save_turn(self, turn: Turn) -> SaveResult:
-        data = turn.to_dict() | {"day": turn.day, "visible_session": turn.session_id, "hidden": False, "ratings": {}}
+        self.check_record(turn)
+        owner = self.session_owner(turn.session_id)
+        if owner is not None and owner != turn.user:
+            raise SessionOwnerError(session_owner_message(turn.session_id))
+        try:  # claim the session atomically: two users racing for one new id cannot both win
+            self._call(
+                "update_item",
+                TableName=self.sessions_table,
+                Key={"session_id": {"S": turn.session_id}},
+                UpdateExpression="SET #o = if_not_exists(#o, :u), created_at = if_not_exists(created_at, :c)",
+                ConditionExpression="attribute_not_exists(session_id) OR #o = :u",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":u": {"S": turn.user}, ":c": {"S": turn.created_at}},
+            )
+        except Exception as exc:
+            if not self._is_conditional_failure(exc):
+                raise
+            raise SessionOwnerError(session_owner_message(turn.session_id)) from None
         try:
             self._call(
                 "put_item",
                 TableName=self.turns_table,
-                Item=self._item(data),
+                Item=self._item(self._turn_data(turn)),
                 ConditionExpression="attribute_not_exists(turn_id)",
             )
         except Exception as exc:
@@ -194,13 +246,18 @@ class DynamoDBFeedbackStore:
         item = self._turn_item(turn_id)
         return Turn.from_dict(item) if item else None
 
-    def session_turns(self, session_id: str) -> list[Turn]:
+    def _own_visible_items(self, session_id: str, user: str) -> list[dict[str, Any]]:
+        if self.session_owner(session_id) != user:
+            return []
         items = self._query_range(self.turns_table, "by_session", "visible_session", session_id, None, None)
-        return [Turn.from_dict(i) for i in sorted(items, key=lambda i: i["created_at"])]
+        return sorted((i for i in items if i["user"] == user), key=lambda i: i["created_at"])
 
-    def clear_session(self, session_id: str) -> int:
+    def session_turns(self, session_id: str, user: str) -> list[Turn]:
+        return [Turn.from_dict(i) for i in self._own_visible_items(session_id, user)]
+
+    def clear_session(self, session_id: str, user: str) -> int:
         count = 0
-        for item in list(self._query_range(self.turns_table, "by_session", "visible_session", session_id, None, None)):
+        for item in self._own_visible_items(session_id, user):
             self._call(
                 "update_item",
                 TableName=self.turns_table,
@@ -232,6 +289,7 @@ class DynamoDBFeedbackStore:
 
     # --- feedback -----------------------------------------------------------------------
     def save_feedback(self, feedback: Feedback) -> SaveResult:
+        self.check_record(feedback)
         turn = self._call(
             "get_item",
             TableName=self.turns_table,
@@ -339,6 +397,8 @@ class DynamoDBFeedbackStore:
     # --- Q&A pairs ----------------------------------------------------------------------
     def add_qa_pairs(self, pairs: Sequence[QAPair], *, replace: bool = False) -> QAAddResult:
         result = QAAddResult()
+        for pair in pairs:
+            self.check_record(pair)
         for pair in pairs:
             if replace:
                 old = self._call(

@@ -8,9 +8,12 @@ Tables (prefix from DOCENT_DYNAMODB_TABLE_PREFIX), all on-demand:
 - `{prefix}-feedback` key (turn_id, fkey="kind#reviewer"). GSIs: by_day, by_route (the turn's
                       route, copied), by_reviewer, by_severity (sparse); all ranged on created_at.
 - `{prefix}-qa`       key pair_id (hash of the normalised question) + one "#version" counter item.
+- `{prefix}-sessions` key session_id; `owner` is the user whose first turn opened it (issue 11).
 
 >>> [t["TableName"] for t in table_definitions("acme")]
-['acme-turns', 'acme-feedback', 'acme-qa']
+['acme-turns', 'acme-feedback', 'acme-qa', 'acme-sessions']
+>>> item_size({"turn_id": "abc", "n": 12})  # names and values: 7 + 3 + 1 + 2
+13
 """
 
 from __future__ import annotations
@@ -20,6 +23,44 @@ from decimal import Decimal
 from typing import Any
 
 VERSION_ID = "#version"
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, attribute names included
+
+
+def _value_size(value: Any) -> int:
+    """Bytes DynamoDB counts for a value (its documented item-size rules; numbers rounded up)."""
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, (int, float, Decimal)):
+        digits = len(str(value).lstrip("-").replace(".", "").lstrip("0")) or 1
+        return (digits + 1) // 2 + 1
+    if isinstance(value, dict):
+        return 3 + sum(len(str(k).encode("utf-8")) + _value_size(v) + 1 for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return 3 + sum(_value_size(v) + 1 for v in value)
+    return len(str(value).encode("utf-8"))
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """Size of an item as DynamoDB counts it against MAX_ITEM_BYTES (top-level None is not stored)."""
+    return sum(len(k.encode("utf-8")) + _value_size(v) for k, v in item.items() if v is not None)
+
+
+def oversize_problem(item: dict[str, Any], what: str) -> str | None:
+    """The message for an item DynamoDB would refuse (naming its longest text), or None when it fits."""
+    size = item_size(item)
+    if size <= MAX_ITEM_BYTES:
+        return None
+    texts = [(k, len(v)) for k, v in item.items() if isinstance(v, str)]
+    name, chars = max(texts, key=lambda kv: kv[1]) if texts else ("?", 0)
+    return (
+        f"{what} is {size / 1024:.0f} KB as a DynamoDB item; DynamoDB stores at most {MAX_ITEM_BYTES // 1024} KB "
+        f"per item. Its longest text, {name.replace('_', ' ')}, has {chars:,} characters: shorten it and save again "
+        "(the limits are DOCENT_MAX_COMMENT_CHARS and DOCENT_MAX_ANSWER_CHARS)."
+    )
 
 
 def to_dynamo(value: Any) -> Any:
@@ -90,6 +131,12 @@ def table_definitions(prefix: str) -> list[dict[str, Any]]:
             "TableName": f"{prefix}-qa",
             "KeySchema": [{"AttributeName": "pair_id", "KeyType": "HASH"}],
             "AttributeDefinitions": attrs("pair_id"),
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        {
+            "TableName": f"{prefix}-sessions",
+            "KeySchema": [{"AttributeName": "session_id", "KeyType": "HASH"}],
+            "AttributeDefinitions": attrs("session_id"),
             "BillingMode": "PAY_PER_REQUEST",
         },
     ]

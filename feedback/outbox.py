@@ -42,6 +42,41 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS outbox (
 
 
 @dataclass
+class OutboxEntry:
+    """One queued write as an administrator sees it."""
+
+    seq: int
+    op: str
+    enqueued_at: str
+    attempts: int
+    dead: bool
+    last_error: str
+    payload: Any
+
+    @classmethod
+    def from_row(cls, row: Any) -> OutboxEntry:
+        return cls(row["seq"], row["op"], row["enqueued_at"], row["attempts"], bool(row["dead"]),
+                   row["last_error"] or "", json.loads(row["payload"]))
+
+    @property
+    def summary(self) -> str:
+        """'feedback by bo on turn 1a2b…: "It is four weeks now…"' (what the entry would have written)."""
+        p = self.payload
+        if self.op == "turn":
+            return f"turn by {p.get('user')} in conversation {str(p.get('session_id'))[:8]}…: {_short(p.get('question'))}"
+        if self.op == "feedback":
+            text = p.get("comment") or p.get("corrected_answer") or ""
+            return f"{p.get('kind')} by {p.get('reviewer')} on turn {str(p.get('turn_id'))[:8]}…: {_short(text)}"
+        pairs = p.get("pairs", [])
+        return f"{len(pairs)} Q&A pair(s): {_short(pairs[0].get('question') if pairs else '')}"
+
+
+def _short(text: Any, limit: int = 60) -> str:
+    flat = " ".join(str(text or "").split())
+    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+@dataclass
 class FlushReport:
     delivered: int = 0
     pending: int = 0  # still waiting (the store is still unreachable)
@@ -74,6 +109,31 @@ class OutboxStore:
     def failed_entries(self) -> list[dict[str, Any]]:
         rows = self._db.get().execute("SELECT * FROM outbox WHERE dead = 1 ORDER BY seq")
         return [dict(r) for r in rows]
+
+    def entries(self) -> list[OutboxEntry]:
+        """Everything in the outbox, waiting and dead, oldest first (`docent stores outbox`, the admin view)."""
+        rows = self._db.get().execute("SELECT * FROM outbox ORDER BY seq")
+        return [OutboxEntry.from_row(r) for r in rows]
+
+    def replay(self, seqs: Sequence[int] | None = None) -> FlushReport:
+        """Put dead entries (all, or those numbered `seqs`) back in the queue and deliver the queue now.
+
+        An entry refused again goes back to dead with the store's new reason."""
+        with self._db.write() as conn:
+            if seqs is None:
+                conn.execute("UPDATE outbox SET dead = 0 WHERE dead = 1")
+            else:
+                for seq in seqs:
+                    conn.execute("UPDATE outbox SET dead = 0 WHERE dead = 1 AND seq = ?", (int(seq),))
+        self._unavailable_since = None
+        return self.flush()
+
+    def discard(self, seqs: Sequence[int]) -> int:
+        """Delete dead entries for good (after copying out what is worth keeping); returns how many."""
+        with self._db.write() as conn:
+            return sum(
+                conn.execute("DELETE FROM outbox WHERE dead = 1 AND seq = ?", (int(seq),)).rowcount for seq in seqs
+            )
 
     def _enqueue(self, op: str, payload: Any, error: Exception) -> None:
         with self._db.write() as conn:
@@ -117,6 +177,7 @@ class OutboxStore:
         return report
 
     def _write(self, op: str, payload: Any, call: Callable[[], Any]) -> Any:
+        # the caller has already run inner.check_record: a record the store must refuse is never queued
         recently_down = (
             self._unavailable_since is not None and time.monotonic() - self._unavailable_since < self.retry_interval_s
         )
@@ -137,15 +198,22 @@ class OutboxStore:
         return result
 
     # --- writes -------------------------------------------------------------------------
+    def check_record(self, record: Turn | Feedback | QAPair) -> None:
+        self.inner.check_record(record)
+
     def save_turn(self, turn: Turn) -> SaveResult:
+        self.inner.check_record(turn)
         result = self._write("turn", turn.to_dict(), lambda: self.inner.save_turn(turn))
         return result or SaveResult("queued")
 
     def save_feedback(self, feedback: Feedback) -> SaveResult:
+        self.inner.check_record(feedback)
         result = self._write("feedback", feedback.to_dict(), lambda: self.inner.save_feedback(feedback))
         return result or SaveResult("queued")
 
     def add_qa_pairs(self, pairs: Sequence[QAPair], *, replace: bool = False) -> QAAddResult:
+        for pair in pairs:
+            self.inner.check_record(pair)
         payload = {"pairs": [p.to_dict() for p in pairs], "replace": replace}
         result = self._write("qa_pairs", payload, lambda: self.inner.add_qa_pairs(pairs, replace=replace))
         if result is not None:
@@ -159,21 +227,36 @@ class OutboxStore:
         turns = [Turn.from_dict(json.loads(r["payload"])) for r in rows]
         return [t for t in turns if t.session_id == session_id]
 
-    def session_turns(self, session_id: str) -> list[Turn]:
+    def session_owner(self, session_id: str) -> str | None:
+        try:
+            return self.inner.session_owner(session_id)
+        except StoreUnavailableError:
+            queued = self._queued_turns(session_id)
+            if queued:  # a conversation begun during the outage
+                return queued[0].user
+            raise
+
+    def session_turns(self, session_id: str, user: str) -> list[Turn]:
         """Stored turns plus the ones still queued, so the chat history survives an outage."""
         try:
-            stored = self.inner.session_turns(session_id)
+            stored = self.inner.session_turns(session_id, user)
+            owner = self.inner.session_owner(session_id)
         except StoreUnavailableError:
-            stored = []
+            stored, owner = [], None
+        queued = self._queued_turns(session_id)
+        if owner is None and queued:
+            owner = queued[0].user
+        if owner != user:
+            return []
         seen = {t.turn_id for t in stored}
-        merged = stored + [t for t in self._queued_turns(session_id) if t.turn_id not in seen]
+        merged = stored + [t for t in queued if t.turn_id not in seen and t.user == user]
         return sorted(merged, key=lambda t: t.created_at)
 
     def get_turn(self, turn_id: str) -> Turn | None:
         return self.inner.get_turn(turn_id)
 
-    def clear_session(self, session_id: str) -> int:
-        return self.inner.clear_session(session_id)
+    def clear_session(self, session_id: str, user: str) -> int:
+        return self.inner.clear_session(session_id, user)
 
     def list_turns(self, *args: Any, **kwargs: Any) -> list[Turn]:
         return self.inner.list_turns(*args, **kwargs)

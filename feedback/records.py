@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from chain.types import Reference, Route
 from config.errors import DocentError
+from config.text import strip_invisible
 
 FeedbackKind = Literal["thumbs", "review"]
 Severity = Literal["minor", "major"]
@@ -186,8 +187,9 @@ class Feedback:
                     f"Feedback.likert={self.likert!r} is out of range; use 1 (strongly disagree) to 5 (strongly agree)."
                 )
             self.likert = int(self.likert)
-        self.corrected_answer = self.corrected_answer or None
-        self.comment = self.comment or None
+        # invisible and direction-changing characters never reach a reviewer (issue 11, config/text.py)
+        self.corrected_answer = strip_invisible(self.corrected_answer) or None
+        self.comment = strip_invisible(self.comment) or None
         self.approved = bool(self.approved)
         if self.approved and not (self.corrected_answer and self.corrected_answer.strip()):
             raise RecordError("Feedback.approved=True needs a corrected_answer to add to the Q&A set.")
@@ -253,7 +255,10 @@ class QAPair:
 
     @classmethod
     def new(cls, question: str, answer: str, **kwargs: Any) -> QAPair:
-        return cls(pair_id="", question=question, answer=answer, **kwargs)
+        if "context" in kwargs:
+            kwargs["context"] = strip_invisible(kwargs["context"])
+        # cleaned here, not in __post_init__: pair_id hashes the question, and stored pairs must still load
+        return cls(pair_id="", question=strip_invisible(question), answer=strip_invisible(answer), **kwargs)
 
     @classmethod
     def from_row(cls, row: Any, **kwargs: Any) -> QAPair:

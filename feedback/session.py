@@ -1,7 +1,9 @@
 """A conversation: the chain plus the store that remembers it. The app and `docent ask` use this.
 
 History is per session and lives in the store, so it survives a page reload and is never shared
-between users (the seed kept one global memory for everyone).
+between users (the seed kept one global memory for everyone). A session belongs to the user who
+asked its first question: the store returns its history only to them and refuses anyone else's
+turn in it (SessionOwnerError), so knowing an id is not enough to read or continue it (issue 11).
 
 >>> # session = ChatSession(chain, store, session_id="abc", user="ana@corp.com")
 >>> # for event in session.ask("how do I book leave?"): ...
@@ -41,10 +43,18 @@ class ChatSession:
         self.last_save = None
 
     def history(self) -> list[tuple[str, str]]:
-        return [(t.standalone_question or t.question, t.answer) for t in self.store.session_turns(self.session_id)]
+        turns = self.store.session_turns(self.session_id, self.user)
+        return [(t.standalone_question or t.question, t.answer) for t in turns]
 
     def ask(self, question: str, filters=None) -> Iterator[ChainEvent]:
-        """Stream the chain's events; the turn is saved when the final event arrives."""
+        """Stream the chain's events; the turn is saved when the final event arrives.
+
+        Someone else's session is refused before any work (SessionOwnerError)."""
+        from feedback.store import SessionOwnerError, session_owner_message
+
+        owner = self.store.session_owner(self.session_id)
+        if owner is not None and owner != self.user:
+            raise SessionOwnerError(session_owner_message(self.session_id))
         for event in self.chain.answer(question, self.history(), filters):
             if event.kind == "final" and event.result is not None:
                 turn = turn_from_result(event.result, self.session_id, self.user)
@@ -54,4 +64,4 @@ class ChatSession:
             yield event
 
     def clear(self) -> int:
-        return self.store.clear_session(self.session_id)
+        return self.store.clear_session(self.session_id, self.user)

@@ -24,11 +24,13 @@ from feedback.store import (
     QAAddResult,
     ReviewFilter,
     SaveResult,
+    SessionOwnerError,
     TimeBound,
     UnknownTurnError,
     check_review_filter,
     merge_feedback,
     select_for_review,
+    session_owner_message,
     time_window,
 )
 
@@ -152,6 +154,14 @@ class SQLiteFeedbackStore:
         columns = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
         with self._db.write() as conn:
+            owner = conn.execute("SELECT user FROM sessions WHERE session_id = ?", (turn.session_id,)).fetchone()
+            if owner is None:
+                conn.execute(
+                    "INSERT INTO sessions (session_id, user, created_at) VALUES (?, ?, ?)",
+                    (turn.session_id, turn.user, turn.created_at),
+                )
+            elif owner[0] != turn.user:
+                raise SessionOwnerError(session_owner_message(turn.session_id))
             conn.execute(f"INSERT OR IGNORE INTO turns ({columns}) VALUES ({marks})", row)
         return SaveResult("saved")
 
@@ -159,16 +169,29 @@ class SQLiteFeedbackStore:
         row = self._db.get().execute("SELECT * FROM turns WHERE turn_id = ?", (turn_id,)).fetchone()
         return _turn(row) if row else None
 
-    def session_turns(self, session_id: str) -> list[Turn]:
+    def session_owner(self, session_id: str) -> str | None:
+        row = self._db.get().execute("SELECT user FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        return row[0] if row else None
+
+    def session_turns(self, session_id: str, user: str) -> list[Turn]:
         rows = self._db.get().execute(
-            "SELECT * FROM turns WHERE session_id = ? AND hidden = 0 ORDER BY created_at, rowid", (session_id,)
+            "SELECT t.* FROM turns t JOIN sessions s ON s.session_id = t.session_id"
+            " WHERE t.session_id = ? AND s.user = ? AND t.user = ? AND t.hidden = 0 ORDER BY t.created_at, t.rowid",
+            (session_id, user, user),
         )
         return [_turn(r) for r in rows]
 
-    def clear_session(self, session_id: str) -> int:
+    def clear_session(self, session_id: str, user: str) -> int:
         with self._db.write() as conn:
-            cur = conn.execute("UPDATE turns SET hidden = 1 WHERE session_id = ? AND hidden = 0", (session_id,))
+            cur = conn.execute(
+                "UPDATE turns SET hidden = 1 WHERE session_id = ? AND user = ? AND hidden = 0"
+                " AND EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = ? AND s.user = ?)",
+                (session_id, user, session_id, user),
+            )
         return cur.rowcount
+
+    def check_record(self, record: Turn | Feedback | QAPair) -> None:
+        """SQLite takes any size (text limits are applied where the text is typed, config/text.py)."""
 
     def list_turns(self, since: TimeBound = None, until: TimeBound = None, route: str | None = None) -> list[Turn]:
         where, args = _window_sql("created_at", since, until)

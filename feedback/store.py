@@ -36,6 +36,14 @@ class StoreUnavailableError(StoreError):
     """The store could not be reached (connection, endpoint, throttling): retrying later may work."""
 
 
+class SessionOwnerError(StoreError):
+    """A turn was to be added to a conversation that belongs to another user (issue 11)."""
+
+
+class RecordTooLargeError(StoreError, ValueError):
+    """A record can never be stored by this backend (e.g. over DynamoDB's 400 KB item limit); retrying won't help."""
+
+
 class UnknownTurnError(StoreError, KeyError):
     """Feedback names a turn the store does not hold."""
 
@@ -94,15 +102,27 @@ class FeedbackStore(Protocol):
     (a `date` or 'YYYY-MM-DD') or exact moments (a `datetime` or ISO date-time)."""
 
     def save_turn(self, turn: Turn) -> SaveResult:
-        """Store a turn once; saving the same turn_id again changes nothing (safe to re-deliver)."""
+        """Store a turn once; saving the same turn_id again changes nothing (safe to re-deliver).
+
+        The first turn of a session makes `turn.user` its owner; a turn by anyone else for that
+        session raises SessionOwnerError (a conversation id is not a password)."""
 
     def get_turn(self, turn_id: str) -> Turn | None: ...
 
-    def session_turns(self, session_id: str) -> list[Turn]:
-        """The session's visible turns, oldest first."""
+    def session_owner(self, session_id: str) -> str | None:
+        """Who the conversation belongs to; None when no turn was ever saved in it."""
 
-    def clear_session(self, session_id: str) -> int:
-        """Hide the session's turns from chat history (they stay for review and export). Returns how many."""
+    def session_turns(self, session_id: str, user: str) -> list[Turn]:
+        """The session's visible turns, oldest first, when `user` owns it; [] otherwise (as for an unknown id)."""
+
+    def clear_session(self, session_id: str, user: str) -> int:
+        """Hide the session's turns from chat history (they stay for review and export) when `user` owns
+        it; returns how many (0 for someone else's session: nothing changes)."""
+
+    def check_record(self, record: Turn | Feedback | QAPair) -> None:
+        """Raise RecordTooLargeError when this backend could never store `record`.
+
+        Called before a write is queued, so nothing is acknowledged that is certain to be refused later."""
 
     def list_turns(self, since: TimeBound = None, until: TimeBound = None, route: str | None = None) -> list[Turn]:
         """All turns (hidden ones too) created in the window, oldest first."""
@@ -223,6 +243,13 @@ def select_for_review(
         chosen.append(turn)
     chosen.sort(key=lambda t: t.created_at, reverse=True)
     return chosen[:limit]
+
+
+def session_owner_message(session_id: str) -> str:
+    return (
+        f"Conversation {session_id[:8]}… belongs to another user; it cannot be continued from this account. "
+        "Start a new chat (the New chat button, or open Docent without ?s= in the address)."
+    )
 
 
 def merge_feedback(existing: Feedback | None, incoming: Feedback) -> Feedback | None:

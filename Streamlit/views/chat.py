@@ -11,13 +11,14 @@ from actions import (
     confidence_label,
     flush_outbox,
     likert_text,
-    md_text,
     reference_line,
+    review_limits,
     save_review,
     save_thumbs,
     thumbs_widget_value,
 )
 from resources import get_chain, get_settings, get_store
+from safe_text import inline, safe_markdown, show_answer, show_text
 
 from chain.confidence import band
 from chain.pipeline import InvalidQuestion
@@ -26,7 +27,7 @@ from feedback.session import ChatSession
 
 identity = ui.require("chat")
 store = get_store()
-sid = ui.session_id()
+sid = ui.session_id(store, identity.user)
 extras: dict[str, dict] = st.session_state.setdefault("turn_extras", {})
 
 
@@ -64,18 +65,18 @@ def render_meta(turn, extra: dict) -> None:
     if extra.get("notice"):
         st.info(extra["notice"], icon="ℹ️")
     if turn.route == "finetuned" and turn.matched_question:
-        st.caption(f"Matched question: {md_text(turn.matched_question)}")
+        st.caption(f"Matched question: {inline(turn.matched_question)}")
     elif turn.standalone_question and turn.standalone_question != turn.question:
-        st.caption(f"Searched for: {md_text(turn.standalone_question)}")
+        st.caption(f"Searched for: {inline(turn.standalone_question)}")
     images = extra.get("images")
     if images is None and turn.route == "finetuned" and turn.matched_question:
         images = pair_images().get(question_key(turn.matched_question), [])
     for name in images or []:
         path = _image_path(name)
         if path is not None:
-            st.image(str(path), caption=md_text(Path(name).name), width=360)
+            st.image(str(path), caption=inline(Path(name).name), width=360)
         else:
-            st.caption(f"Image: {md_text(name)}")
+            st.caption(f"Image: {inline(name)}")
     if turn.references:
         lines = [f"{ref.number(i)}. {reference_line(ref)}" for i, ref in enumerate(turn.references, 1)]
         st.markdown("**References**\n\n" + "\n".join(lines))
@@ -99,7 +100,8 @@ def render_feedback(turn, feedback) -> None:
                 with ui.guarded("Saving your feedback"):
                     outcome = save_review(store, turn, identity.user, severity=None if severity == "none" else severity,
                                           likert=likert, corrected_answer=corrected, comment=comment,
-                                          thumbs=None if thumbs_value is None else (1 if thumbs_value == 1 else -1))
+                                          thumbs=None if thumbs_value is None else (1 if thumbs_value == 1 else -1),
+                                          limits=review_limits(get_settings()))
                     st.success(f"Thank you, a reviewer will look at it. {outcome.saved}")
 
 
@@ -108,22 +110,22 @@ top[0].title("Ask Docent")
 with top[1]:
     if st.button("Clear chat", icon=":material/delete_sweep:", help="Hide this conversation's history"):
         with ui.guarded("Clearing the chat"):
-            store.clear_session(sid)
+            store.clear_session(sid, identity.user)
             st.rerun()
 
 turns = []
 with ui.guarded("Loading this conversation"):
     flush_outbox(store)
-    turns = store.session_turns(sid)
+    turns = store.session_turns(sid, identity.user)
 if not turns:
     st.caption("Ask about policies, procedures, products: Docent answers from your company's documents "
                "and shows where each answer comes from.")
 
 for turn in turns:
     with st.chat_message("user"):
-        st.markdown(md_text(turn.question))
+        show_text(turn.question)
     with st.chat_message("assistant"):
-        st.markdown(turn.answer)
+        show_answer(turn.answer)
         render_meta(turn, extras.get(turn.turn_id, {}))
         with ui.guarded("Loading the ratings"):
             render_feedback(turn, store.feedback_for_turn(turn.turn_id))
@@ -131,7 +133,7 @@ for turn in turns:
 question = st.chat_input("Ask a question about your company's documents")
 if question:
     with st.chat_message("user"):
-        st.markdown(md_text(question))
+        show_text(question)
     with st.chat_message("assistant"):
         status = st.empty()
         final: dict = {}
@@ -148,7 +150,10 @@ if question:
                     final["result"], final["turn_id"] = event.result, event.data.get("turn_id")
 
         try:
-            st.write_stream(tokens())
+            shown, streamed = st.empty(), ""
+            for text in tokens():  # rendered through the sanitiser as it streams (an answer may be a correction)
+                streamed += text
+                shown.markdown(safe_markdown(streamed))
         except InvalidQuestion as exc:
             status.empty()
             st.warning(str(exc), icon="✏️")

@@ -8,7 +8,9 @@ from pathlib import Path
 import streamlit as st
 import ui
 from actions import delete_source, import_qa_file, ingest_uploads, safe_filename, save_uploads
+from outbox_view import render_outbox
 from resources import get_embedder, get_index, get_settings, get_store
+from safe_text import inline
 
 from ingest.converters import SUPPORTED_SUFFIXES
 
@@ -18,7 +20,7 @@ store = get_store()
 upload_dir = settings.data_dir / "uploads"
 
 st.title("Knowledge base")
-docs_tab, index_tab, qa_tab = st.tabs(["Add documents", "Index", "Q&A set"])
+docs_tab, index_tab, qa_tab, outbox_tab = st.tabs(["Add documents", "Index", "Q&A set", "Outbox"])
 
 with docs_tab:
     st.caption("Markdown, text, HTML, PDF, Word, Excel and CSV. Files are kept under the data folder's "
@@ -39,7 +41,7 @@ with docs_tab:
                     summary = ingest_uploads(settings, get_index(), get_embedder(), upload_dir, base_url)
                 st.success(f"Indexed: {summary.describe()}.")
                 for item in summary.skipped:
-                    st.warning(f"Skipped {item.source}: {item.reason}")
+                    st.warning(f"Skipped {inline(item.source)}: {inline(item.reason)}")
 
 with index_tab:
     with ui.guarded("Reading the index status"):
@@ -81,9 +83,9 @@ with qa_tab:
                     path.write_bytes(qa_file.getvalue())
                     result, report = import_qa_file(store, path)
                 if report:
-                    st.warning(report.replace("\n", "  \n"))
+                    st.warning("  \n".join(inline(line) for line in report.splitlines()))
                 if result is not None:
-                    st.success(f"{qa_file.name}: {result.message}")
+                    st.success(f"{inline(qa_file.name)}: {result.message}")
     with ui.guarded("Reading the Q&A set"):
         pairs = store.list_qa_pairs()
         st.markdown(f"**{len(pairs)} pairs**")
@@ -96,4 +98,8 @@ with qa_tab:
                 choice = st.selectbox("Remove a pair", sorted(by_label), key="qa_victim")
                 if st.form_submit_button("Remove pair"):
                     store.delete_qa_pair(by_label[choice])
-                    st.success(f"Removed: {choice}")
+                    st.success(f"Removed: {inline(choice)}")
+
+with outbox_tab:
+    with ui.guarded("Reading the outbox"):
+        render_outbox(store)

@@ -6,8 +6,17 @@ from datetime import date, timedelta
 
 import streamlit as st
 import ui
-from actions import ROUTE_LABELS, confidence_label, flush_outbox, likert_text, md_text, reference_line, save_review
-from resources import get_store
+from actions import (
+    ROUTE_LABELS,
+    confidence_label,
+    flush_outbox,
+    likert_text,
+    reference_line,
+    review_limits,
+    save_review,
+)
+from resources import get_settings, get_store
+from safe_text import inline, show_answer, show_text
 
 from chain.confidence import band
 from feedback.records import LIKERT_LABELS
@@ -42,14 +51,18 @@ def render_item(turn) -> None:
     mine = next((f for f in existing if f.reviewer == identity.user and f.kind == "review"), None)
     suggested = next((f.corrected_answer for f in existing if f.corrected_answer), "")
     conf_text, colour = confidence_label(turn.confidence, band(turn.confidence))
-    st.markdown(f"**Question:** {md_text(turn.question)}")
+    st.markdown("**Question**")
+    show_text(turn.question)
     st.markdown(f":blue-badge[{ROUTE_LABELS.get(turn.route, turn.route)}] :{colour}-badge[{conf_text}] "
-                f":gray-badge[{md_text(turn.user)} · {turn.created_at[:16].replace('T', ' ')} UTC]")
+                f":gray-badge[{inline(turn.user)} · {turn.created_at[:16].replace('T', ' ')} UTC]")
     st.markdown("**Answer**")
     with st.container(border=True):
-        st.markdown(turn.answer or "_(no answer: Docent abstained)_")
+        if turn.answer:
+            show_answer(turn.answer)
+        else:
+            st.markdown("_(no answer: Docent abstained)_")
     if turn.route == "finetuned" and turn.matched_question:
-        st.caption(f"Matched question: {md_text(turn.matched_question)}")
+        st.caption(f"Matched question: {inline(turn.matched_question)}")
     if turn.references:
         st.markdown("**References**\n\n" + "\n".join(
             f"{r.number(i)}. {reference_line(r)}" for i, r in enumerate(turn.references, 1)))
@@ -77,13 +90,14 @@ def render_item(turn) -> None:
             with ui.guarded("Saving the review", "Check the fields above and save again."):
                 outcome = save_review(store, turn, identity.user,
                                       severity=None if severity == "none" else severity, likert=likert,
-                                      corrected_answer=corrected, comment=comment, approved=approved)
+                                      corrected_answer=corrected, comment=comment, approved=approved,
+                                      limits=review_limits(get_settings()))
                 for message in outcome.messages:
                     st.success(message, icon="✅")
 
 
 for turn in queue:
-    title = turn.question if len(turn.question) <= 90 else turn.question[:89] + "…"
-    with st.expander(f"{title}  ·  {round(turn.confidence * 100)}%", expanded=len(queue) == 1):
+    with st.expander(f"{inline(turn.question, max_chars=90)}  ·  {round(turn.confidence * 100)}%",
+                     expanded=len(queue) == 1):
         with ui.guarded("Showing this answer"):
             render_item(turn)

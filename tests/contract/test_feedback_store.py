@@ -10,14 +10,16 @@ import pytest
 
 from chain.types import Reference
 from feedback.records import Feedback, QAPair, Turn
-from feedback.store import FeedbackStore, UnknownTurnError
+from feedback.store import FeedbackStore, SessionOwnerError, UnknownTurnError
 from tests.fixtures.dynalite import dynalite, dynalite_client, dynalite_server  # noqa: F401
 
+ANA = "ana@corp.com"
 
-def make_turn(session="s1", created_at="2026-11-20T10:00:00Z", **kw) -> Turn:
+
+def make_turn(session="s1", created_at="2026-11-20T10:00:00Z", user=ANA, **kw) -> Turn:
     kw.setdefault("question", "How many days of leave do I get?")
     kw.setdefault("answer", "25 days a year.")
-    return Turn.new(session_id=session, user="ana@corp.com", created_at=created_at, **kw)
+    return Turn.new(session_id=session, user=user, created_at=created_at, **kw)
 
 
 def thumbs(turn, reviewer="bo", value=-1, **kw) -> Feedback:
@@ -75,16 +77,16 @@ class FeedbackStoreContract:
         other = make_turn(session="s2")
         for t in (late, other, early):
             store.save_turn(t)
-        assert [t.question for t in store.session_turns("s1")] == ["first?", "second?"]
+        assert [t.question for t in store.session_turns("s1", ANA)] == ["first?", "second?"]
 
     def test_clear_session_hides_history_but_keeps_turns_and_feedback(self, store):
         a, b, other = make_turn(), make_turn(question="b?"), make_turn(session="s2")
         for t in (a, b, other):
             store.save_turn(t)
         store.save_feedback(thumbs(a))
-        assert store.clear_session("s1") == 2
-        assert store.session_turns("s1") == []
-        assert len(store.session_turns("s2")) == 1
+        assert store.clear_session("s1", ANA) == 2
+        assert store.session_turns("s1", ANA) == []
+        assert len(store.session_turns("s2", ANA)) == 1
         assert store.get_turn(a.turn_id) is not None
         assert {t.turn_id for t in store.list_turns()} == {a.turn_id, b.turn_id, other.turn_id}
         assert len(store.feedback_for_turn(a.turn_id)) == 1
@@ -283,7 +285,45 @@ class FeedbackStoreContract:
         assert errors == []
         assert len(store.list_turns()) == 20
         assert len(store.list_feedback()) == 20 * 5 + 20
-        assert all(len(store.session_turns(f"s{i}")) == 1 for i in range(20))
+        assert all(len(store.session_turns(f"s{i}", ANA)) == 1 for i in range(20))
+
+    # --- issue 11: a conversation belongs to the user who opened it ------------------------------
+    def test_the_first_turn_makes_its_user_the_owner(self, store):
+        assert store.session_owner("s1") is None
+        store.save_turn(make_turn())
+        assert store.session_owner("s1") == ANA
+
+    def test_another_user_cannot_read_the_conversation(self, store):
+        store.save_turn(make_turn(question="my salary is too low?"))
+        assert store.session_turns("s1", "mallory@corp.com") == []
+        assert [t.question for t in store.session_turns("s1", ANA)] == ["my salary is too low?"]
+
+    def test_another_user_cannot_add_turns_to_it(self, store):
+        store.save_turn(make_turn())
+        with pytest.raises(SessionOwnerError, match="belongs to another user"):
+            store.save_turn(make_turn(user="mallory@corp.com", question="injected?"))
+        assert [t.user for t in store.list_turns()] == [ANA]
+        assert [t.question for t in store.session_turns("s1", ANA)] == ["How many days of leave do I get?"]
+
+    def test_another_user_cannot_clear_it(self, store):
+        store.save_turn(make_turn())
+        assert store.clear_session("s1", "mallory@corp.com") == 0
+        assert len(store.session_turns("s1", ANA)) == 1
+
+    def test_a_chosen_id_planted_by_someone_else_is_theirs_not_the_victims(self, store):
+        # fixation: mallory opens a conversation under an id and sends the link to ana
+        store.save_turn(make_turn(session="chosen-id-1234", user="mallory@corp.com", question="hello?"))
+        with pytest.raises(SessionOwnerError):
+            store.save_turn(make_turn(session="chosen-id-1234", question="what is my bonus?"))
+        assert [t.question for t in store.session_turns("chosen-id-1234", "mallory@corp.com")] == ["hello?"]
+
+    def test_the_owner_keeps_the_session_after_clearing_it(self, store):
+        store.save_turn(make_turn())
+        store.clear_session("s1", ANA)
+        with pytest.raises(SessionOwnerError):
+            store.save_turn(make_turn(user="mallory@corp.com"))
+        store.save_turn(make_turn(question="again?"))
+        assert [t.question for t in store.session_turns("s1", ANA)] == ["again?"]
 
 
 class TestSQLiteFeedbackStore(FeedbackStoreContract):
@@ -299,10 +339,35 @@ class TestSQLiteFeedbackStore(FeedbackStoreContract):
     def test_migrations_are_recorded_and_applied_once(self, store, tmp_path):
         from feedback.sqlite import SQLiteFeedbackStore
 
-        assert store.applied_migrations == ["m001_initial"]
+        assert store.applied_migrations == ["m001_initial", "m002_turn_display", "m003_session_owners"]
         again = SQLiteFeedbackStore(tmp_path / "docent.sqlite3")
         assert again.applied_migrations == []
         again.close()
+
+    def test_existing_sessions_get_the_user_of_their_first_turn(self, tmp_path):
+        """m003 backfills owners for conversations stored before ownership existed."""
+        import sqlite3
+
+        from feedback.migrations import migration_names
+        from feedback.sqlite import SQLiteFeedbackStore, _turn_row
+
+        path = tmp_path / "old.sqlite3"
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        from importlib import import_module
+
+        for name in [n for n in migration_names() if n < "m003"]:
+            import_module(f"feedback.migrations.{name}").up(conn)
+            conn.execute("INSERT INTO _migrations VALUES (?, '2026-01-01')", (name,))
+        for turn in (make_turn(created_at="2026-11-20T10:05:00Z", user="mallory@corp.com"), make_turn()):
+            row = _turn_row(turn)
+            conn.execute(f"INSERT INTO turns ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        conn.close()
+        store = SQLiteFeedbackStore(path)
+        assert store.applied_migrations == ["m003_session_owners"]
+        assert store.session_owner("s1") == ANA
+        assert len(store.session_turns("s1", ANA)) == 1  # the intruder's turn is not shown to the owner
+        store.close()
 
 
 @pytest.mark.integration
@@ -315,6 +380,16 @@ class TestDynamoDBFeedbackStore(FeedbackStoreContract):
         store.create_tables()
         yield store
         store.delete_tables()
+
+    def test_an_item_over_400_kb_is_refused_before_any_write(self, store):
+        from feedback.store import RecordTooLargeError
+
+        turn = make_turn()
+        store.save_turn(turn)
+        huge = Feedback.new(turn_id=turn.turn_id, reviewer="bo", kind="review", comment="x" * 420_000)
+        with pytest.raises(RecordTooLargeError, match="400 KB"):
+            store.save_feedback(huge)
+        assert store.feedback_for_turn(turn.turn_id) == []
 
     def test_create_tables_is_idempotent(self, store):
         assert store.create_tables() == []

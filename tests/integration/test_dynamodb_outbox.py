@@ -40,7 +40,7 @@ def test_outage_queues_writes_and_flush_delivers_each_once(fresh_dynalite, tmp_p
     assert pair_result.status == "queued"
     assert store.pending() == 1 + len(queued) + 1
     # the chat history still shows the turn asked during the outage
-    assert late_turn.turn_id in [t.turn_id for t in store.session_turns("s1")]
+    assert late_turn.turn_id in [t.turn_id for t in store.session_turns("s1", "ana")]
     assert store.flush().pending == store.pending() > 0  # still down: nothing lost, nothing delivered
 
     fresh_dynalite.start()  # same port, same data
@@ -58,7 +58,7 @@ def test_outage_queues_writes_and_flush_delivers_each_once(fresh_dynalite, tmp_p
     keys = [(f.turn_id, f.reviewer, f.kind) for f in stored]
     assert len(keys) == len(set(keys)) == len(queued) + 1
     assert set(keys) == {f.key for f in queued} | {before.key}
-    assert [t.turn_id for t in inner.session_turns("s1")] == [t.turn_id for t in (*turns, late_turn)]
+    assert [t.turn_id for t in inner.session_turns("s1", "ana")] == [t.turn_id for t in (*turns, late_turn)]
     assert [p.question for p in inner.list_qa_pairs()] == ["Who approves travel?"]
     assert {t.turn_id for t in inner.review_queue("thumbs_down")} == {t.turn_id for t in (*turns, late_turn)}
 

@@ -76,9 +76,11 @@ def test_oidc_reviewer_and_admin(oidc):
 
 
 def test_header_mode_uses_the_proxy_header(base, monkeypatch):
-    install(monkeypatch, base.with_settings(auth_mode="header", auth_header="X-Forwarded-User", **ROLE_SETTINGS))
+    install(monkeypatch, base.with_settings(auth_mode="header", auth_header="X-Forwarded-User",
+                                            auth_header_unsigned=True, **ROLE_SETTINGS))
     import ui
 
+    monkeypatch.setattr(ui, "bound_address", lambda: "127.0.0.1")  # as `docent app` starts it
     monkeypatch.setattr(ui, "request_headers", lambda: {"x-forwarded-user": "eve@analysts.corp.com"})
     at = app_test()
     at.run()
@@ -90,3 +92,18 @@ def test_header_mode_uses_the_proxy_header(base, monkeypatch):
     refused.run()
     assert "no X-Forwarded-User header" in _page_text(refused)
     assert not refused.chat_input
+
+
+def test_unsigned_header_mode_refuses_to_serve_on_every_interface(base, monkeypatch):
+    """Issue 11: an unsigned identity header is only trusted when nothing but this host can reach the app."""
+    install(monkeypatch, base.with_settings(auth_mode="header", auth_header="X-Forwarded-User",
+                                            auth_header_unsigned=True, **ROLE_SETTINGS))
+    import ui
+
+    monkeypatch.setattr(ui, "bound_address", lambda: "0.0.0.0")
+    monkeypatch.setattr(ui, "request_headers", lambda: {"x-forwarded-user": "root@corp.com"})
+    at = app_test()
+    at.run()
+    assert not at.exception
+    assert "anyone reaching the port could claim any identity" in _page_text(at)
+    assert not at.chat_input

@@ -21,7 +21,8 @@ def at(backend, monkeypatch):
 
 
 def _markdown(at) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    """What the page shows: Markdown plus plain text (questions are shown with st.text, issue 11)."""
+    return "\n".join([m.value for m in at.markdown] + [t.value for t in at.get("text")])
 
 
 def _ask(at, question: str):
@@ -48,7 +49,7 @@ def test_answer_streams_with_route_confidence_and_links(at, backend):
     assert "(<https://docs.example.com/kb/leave-policy.md#" in text  # a clickable deep link
     sid = at.query_params["s"]
     sid = sid[0] if isinstance(sid, list) else sid
-    turns = backend.store.session_turns(sid)
+    turns = backend.store.session_turns(sid, "local")
     assert [t.question for t in turns] == ["How do I book annual leave?"]
 
 
@@ -80,7 +81,7 @@ def test_thumbs_and_tell_us_more_are_saved(at, backend):
     _ask(at, "How many leave days carry over?")
     sid = at.query_params["s"]
     sid = sid[0] if isinstance(sid, list) else sid
-    turn = backend.store.session_turns(sid)[-1]
+    turn = backend.store.session_turns(sid, "local")[-1]
     at.feedback(key=f"thumbs_{turn.turn_id}").set_value(0).run()
     saved = backend.store.feedback_for_turn(turn.turn_id)
     assert [(f.kind, f.thumbs) for f in saved] == [("thumbs", -1)]
@@ -121,7 +122,7 @@ def test_clear_chat_hides_only_this_session(at, backend):
     sid = at.query_params["s"]
     sid = sid[0] if isinstance(sid, list) else sid
     at.button[[b.label for b in at.button].index("Clear chat")].click().run()
-    assert backend.store.session_turns(sid) == []
+    assert backend.store.session_turns(sid, "local") == []
     assert len(backend.store.list_turns()) >= 1  # kept for review and export
 
 

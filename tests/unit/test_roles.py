@@ -63,20 +63,26 @@ def test_oidc_mode_needs_a_login_and_uses_the_email():
 
 def test_header_mode_reads_the_trusted_header_case_insensitively():
     identity = resolve_identity("header", SPECS, headers={"x-forwarded-user": "root@corp.com"},
-                                header_name="X-Forwarded-User")
+                                header_name="X-Forwarded-User", allow_unsigned=True)
     assert identity.user == "root@corp.com" and identity.roles == set(ROLES)
 
 
 @pytest.mark.parametrize("headers", [None, {}, {"Other": "x"}])
 def test_header_mode_without_the_header_is_refused(headers):
     with pytest.raises(IdentityError, match="X-User"):
-        resolve_identity("header", SPECS, headers=headers, header_name="X-User")
+        resolve_identity("header", SPECS, headers=headers, header_name="X-User", allow_unsigned=True)
 
 
 @pytest.mark.parametrize("value", ["", "   ", "a\nb", "x" * 400])
 def test_bad_user_names_are_refused(value):
     with pytest.raises(IdentityError):
-        resolve_identity("header", SPECS, headers={"X-User": value}, header_name="X-User")
+        resolve_identity("header", SPECS, headers={"X-User": value}, header_name="X-User", allow_unsigned=True)
+
+
+def test_plain_header_is_not_trusted_unless_the_deployment_says_so():
+    """Issue 11: anyone reaching the port could send X-Amzn-Oidc-Identity: admin@... and become admin."""
+    with pytest.raises(IdentityError, match="DOCENT_AUTH_ALB_ARNS"):
+        resolve_identity("header", SPECS, headers={"X-Amzn-Oidc-Identity": "root@corp.com"})
 
 
 def test_unknown_mode_is_refused_with_the_fix():
