@@ -69,6 +69,7 @@ def batch_record(item_id, result) -> dict:
         "confidence": result.confidence, "matched_question": result.matched_question,
         "references": [{k: r.to_dict()[k] for k in ("source", "title", "locator", "url", "score")}
                        for r in result.references],
+        "retrieved": [r.to_dict() for r in result.retrieved],
         "llm_called": result.llm_called,
         "timings_ms": {k: result.timings_ms.get(k, 0.0) for k in ("route", "retrieve", "generate", "total")},
     }
@@ -118,8 +119,8 @@ def qa_import(
     path: Path = typer.Argument(..., help="CSV with columns instruction,response[,context][,images] (or JSONL)."),
 ) -> None:
     """Load Q&A pairs into the fine-tuning set; the router uses them at once."""
-    from feedback.records import QAPair
     from feedback.qa_file import load_pairs, validate_pairs
+    from feedback.records import QAPair
 
     pairs, report = load_pairs(path)
     report = report.merge(validate_pairs(pairs, source=str(path))) if pairs else report

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.retrieval import HybridRetriever
-from llm.protocol import LLMError
 from chain.pipeline import ChainOptions, DocentChain, InvalidQuestion, cited_passages, clean_question
 from chain.router import Router
+from index.retrieval import HybridRetriever
+from llm.protocol import LLMError
 from tests.contract.index_contract import EMB
 from tests.fixtures.qa import MemoryQA
 from tests.fixtures.small_index import small_index
@@ -50,6 +50,17 @@ def test_extractive_rag_answer_cites_the_right_page(index, qa):
     assert 0 <= result.confidence <= 1 and result.confidence_band in ("high", "medium", "low")
     assert set(result.timings_ms) >= {"route", "retrieve", "generate", "total"}
     assert result.index_version == index.info().version
+
+
+def test_retrieved_lists_passages_considered_beyond_the_ones_used(index, qa):
+    chain = DocentChain(HybridRetriever(index, EMB), Router(qa, EMB), options=ChainOptions(top_k=1, retrieved_k=4))
+    result = chain.answer_sync("How many days of annual leave do employees get?")
+    assert result.retrieved[0].source == "hr/leave.md" and result.retrieved[0].locator
+    assert 1 < len(result.retrieved) <= 4
+    assert [r.score for r in result.retrieved] == sorted((r.score for r in result.retrieved), reverse=True)
+    assert {r.source for r in result.references} <= {r.source for r in result.retrieved[:1]}
+    assert result.to_dict()["retrieved"][0] == {"source": "hr/leave.md", "locator": result.retrieved[0].locator,
+                                                "score": result.retrieved[0].score, "title": result.retrieved[0].title}
 
 
 def test_events_stream_route_then_tokens_then_final(index, qa):
@@ -137,9 +148,9 @@ def test_cited_passages_ignores_out_of_range_numbers():
 
 
 def test_qa_set_path_seeds_an_empty_set_once(tmp_path):
-    from feedback.qa_seed import seed_qa_set
     from config.settings import Settings
     from feedback.factory import open_store
+    from feedback.qa_seed import seed_qa_set
 
     csv_path = tmp_path / "pairs.csv"
     csv_path.write_text("instruction,response\nWhere is the canteen?,Building C.\n", encoding="utf-8")
