@@ -34,8 +34,12 @@ GOLD = DATA / "gold"
 UPSTREAM = Path("/work/main/bench/data/build")
 CORPUS = ROOT.parent / "shared" / "corpora" / "sagemaker-dg" / "doc_source"
 FAQ = ROOT.parent / "shared" / "corpora" / "sagemaker-faq" / "faq_pairs.csv"
-RAW_FILES = [*(f"answerable_part{i}.jsonl" for i in range(1, 5)), "routing.jsonl", "out_of_scope.jsonl",
-             *(f"pages_part{i}.txt" for i in range(1, 5))]
+RAW_FILES = [
+    *(f"answerable_part{i}.jsonl" for i in range(1, 5)),
+    "routing.jsonl",
+    "out_of_scope.jsonl",
+    *(f"pages_part{i}.txt" for i in range(1, 5)),
+]
 
 
 def split_of(key: str) -> str:
@@ -97,9 +101,18 @@ def assemble_answerable(corpus: Path) -> tuple[list[dict], list[str]]:
                 problems.append(f"{where}: key fact(s) not verbatim in a gold page: {unfound or 'none given'}")
                 continue
             seen.add(page)
-            rows.append({"id": "ans-" + page.removesuffix(".md"), "kind": "answerable", "question": raw["question"],
-                         "category": raw["category"], "pages": gold, "key_facts": facts,
-                         "expected_route": "rag", "split": split_of(page)})
+            rows.append(
+                {
+                    "id": "ans-" + page.removesuffix(".md"),
+                    "kind": "answerable",
+                    "question": raw["question"],
+                    "category": raw["category"],
+                    "pages": gold,
+                    "key_facts": facts,
+                    "expected_route": "rag",
+                    "split": split_of(page),
+                }
+            )
     return rows, problems
 
 
@@ -119,9 +132,17 @@ def assemble_routing(faq: Path) -> tuple[list[dict], list[str]]:
             problems.append(f"routing: route {raw['expected_route']!r} does not fit pair {pair!r}")
             continue
         seen.add(question.lower())
-        rows.append({"id": "rt-" + short_hash(question), "kind": "routing", "question": question,
-                     "variant": raw["variant"], "expected_route": raw["expected_route"], "pair": pair,
-                     "split": split_of(pair if pair is not None else question)})
+        rows.append(
+            {
+                "id": "rt-" + short_hash(question),
+                "kind": "routing",
+                "question": question,
+                "variant": raw["variant"],
+                "expected_route": raw["expected_route"],
+                "pair": pair,
+                "split": split_of(pair if pair is not None else question),
+            }
+        )
     return rows, problems
 
 
@@ -138,9 +159,17 @@ def assemble_out_of_scope(corpus: Path) -> tuple[list[dict], list[str]]:
             problems.append(f"out_of_scope: term {term!r} occurs in the guide ({question!r})")
             continue
         seen.add(question.lower())
-        rows.append({"id": "oos-" + short_hash(question), "kind": "out_of_scope", "question": question,
-                     "category": raw["category"], "term": raw.get("term"), "expected_route": "rag",
-                     "split": split_of(question)})
+        rows.append(
+            {
+                "id": "oos-" + short_hash(question),
+                "kind": "out_of_scope",
+                "question": question,
+                "category": raw["category"],
+                "term": raw.get("term"),
+                "expected_route": "rag",
+                "split": split_of(question),
+            }
+        )
     return rows, problems
 
 
@@ -151,8 +180,10 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def summary(name: str, rows: list[dict], group: str) -> str:
     counts = Counter((r[group], r["split"]) for r in rows)
-    lines = [f"{name}: {len(rows)} rows ({sum(r['split'] == 'tune' for r in rows)} tune, "
-             f"{sum(r['split'] == 'test' for r in rows)} test)"]
+    lines = [
+        f"{name}: {len(rows)} rows ({sum(r['split'] == 'tune' for r in rows)} tune, "
+        f"{sum(r['split'] == 'test' for r in rows)} test)"
+    ]
     for value in sorted({r[group] for r in rows}):
         lines.append(f"  {value:<14} tune {counts[(value, 'tune')]:>3}  test {counts[(value, 'test')]:>3}")
     return "\n".join(lines)
