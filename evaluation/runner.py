@@ -50,6 +50,7 @@ def run_item(chain, item: GoldItem) -> ItemResult:
     out.fact_hits = key_fact_hits(result.answer, item.key_facts)
     out.latency_ms = round(result.timings_ms.get("total", wall_ms), 2)
     out.pre_llm_ms = round(sum(result.timings_ms.get(k, 0.0) for k in PRE_LLM_STEPS), 2)
+    out.timings_ms = dict(result.timings_ms)
     return out
 
 

@@ -118,6 +118,7 @@ class ItemResult:
     latency_ms: float = 0.0
     pre_llm_ms: float = 0.0
     llm_called: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)  # the chain's own, per step
     error: str | None = None
 
     @property
