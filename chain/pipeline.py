@@ -25,7 +25,7 @@ from chain.condense import condense_fallback
 from chain.confidence import band, finetuned_confidence, rag_confidence
 from chain.evidence import AbstainPolicy, decide_abstain, evidence_features
 from chain.router import Router
-from chain.types import AnswerResult, ChainEvent, Reference
+from chain.types import AnswerResult, ChainEvent, Reference, Retrieved
 from config.errors import DocentError
 from config.prompts import NOT_FOUND
 from index.retrieval import HybridRetriever, Passage
@@ -59,6 +59,7 @@ def clean_question(question: str, max_chars: int) -> str:
 @dataclass
 class ChainOptions:
     top_k: int = 5
+    retrieved_k: int = 10  # passages ranked and reported in AnswerResult.retrieved; the first top_k are used
     context_token_budget: int = 1800
     max_question_chars: int = 2000
     generation: GenerationParams = field(default_factory=GenerationParams)
@@ -86,6 +87,11 @@ def references_for(passages: Sequence[Passage], indices: Sequence[int]) -> list[
                               url=p.parent.url, score=round(float(p.score), 6), snippet=p.parent.text[:300],
                               n=i + 1))
     return refs
+
+
+def retrieved_list(passages: Sequence[Passage]) -> list[Retrieved]:
+    return [Retrieved(source=p.parent.source, locator=p.parent.locator(), score=round(float(p.score), 6),
+                      title=p.parent.title) for p in passages]
 
 
 class DocentChain:
@@ -117,10 +123,10 @@ class DocentChain:
 
     def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
-        passages = self.retriever.retrieve(state["standalone"], self.options.top_k, state.get("filters"),
-                                           vector=state["vector"])
+        ranked = self.retriever.retrieve(state["standalone"], max(self.options.top_k, self.options.retrieved_k),
+                                         state.get("filters"), vector=state["vector"])
         state["timings"]["retrieve"] = (time.perf_counter() - t) * 1000
-        return {**state, "passages": passages}
+        return {**state, "passages": ranked[: self.options.top_k], "retrieved": ranked[: self.options.retrieved_k]}
 
     def route(self, state: dict[str, Any]) -> dict[str, Any]:
         """Route with the question's vector (computed once, shared with retrieval)."""
@@ -253,7 +259,8 @@ class DocentChain:
             matched_question=getattr(decision.pair, "question", None),
             match_similarity=round(decision.similarity, 4) if decision.pair is not None else None,
             llm_called=llm_called, backend=backend, model=model, index_version=self._index_version(),
-            images=images or [], timings_ms={k: round(v, 2) for k, v in timings.items()}, notice=notice)
+            images=images or [], timings_ms={k: round(v, 2) for k, v in timings.items()}, notice=notice,
+            retrieved=retrieved_list(state.get("retrieved") or ()))
         return ChainEvent("final", result=result)
 
     def _index_version(self) -> str:

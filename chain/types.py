@@ -41,6 +41,19 @@ class Reference:
 
 
 @dataclass
+class Retrieved:
+    """A passage retrieval ranked for the question, cited or not: what `docent eval` scores recall on."""
+
+    source: str
+    locator: str
+    score: float
+    title: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class AnswerResult:
     question: str
     standalone_question: str
@@ -59,10 +72,12 @@ class AnswerResult:
     images: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str | None = None  # e.g. "the local model could not be loaded; answering extractively"
+    retrieved: list[Retrieved] = field(default_factory=list)  # top passages considered, best first (issue 10)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["references"] = [r.to_dict() for r in self.references]
+        data["retrieved"] = [r.to_dict() for r in self.retrieved]
         return data
 
 

@@ -69,6 +69,7 @@ def batch_record(item_id, result) -> dict:
         "confidence": result.confidence, "matched_question": result.matched_question,
         "references": [{k: r.to_dict()[k] for k in ("source", "title", "locator", "url", "score")}
                        for r in result.references],
+        "retrieved": [r.to_dict() for r in result.retrieved],
         "llm_called": result.llm_called,
         "timings_ms": {k: result.timings_ms.get(k, 0.0) for k in ("route", "retrieve", "generate", "total")},
     }

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "finetune.serve",  # serve-model
     "cli.finetune",  # finetune train/deploy/undeploy
     "cli.app",  # app (the web app, listening where DOCENT_SERVER_ADDRESS says)
+    "cli.eval",  # eval (issue 10)
 ]
 
 

@@ -85,6 +85,9 @@ def test_ask_gives_route_confidence_and_deep_links(corpus):
     assert top["url"] == "policies/travel-policy.pdf#page=2"
     assert "Economy" in data["answer"]
     assert 0 <= data["confidence"] <= 1 and data["confidence_band"] in ("high", "medium", "low")
+    assert data["retrieved"][0]["source"] == "policies/travel-policy.pdf"
+    assert {r["source"] for r in data["references"]} <= {r["source"] for r in data["retrieved"]}
+    assert 1 <= len(data["retrieved"]) <= 10 and set(data["retrieved"][0]) == {"source", "title", "locator", "score"}
 
     sheet = json.loads(run("ask", f"what is the phone extension of {staff_row(12)[0]}?", "--json").raw)
     ref = sheet["references"][0]
@@ -137,7 +140,8 @@ def test_batch_writes_every_field(corpus, tmp_path):
     assert [r["id"] for r in rows] == ["a", "b", "c"]
     a, b, c = rows
     assert set(a) == {"id", "answer", "route", "abstained", "confidence", "matched_question", "references",
-                      "llm_called", "timings_ms"}
+                      "retrieved", "llm_called", "timings_ms"}
+    assert a["retrieved"][0]["source"] == "policies/travel-policy.pdf"
     assert a["references"][0]["source"] == "policies/travel-policy.pdf"
     assert set(a["references"][0]) == {"source", "title", "locator", "url", "score"}
     assert set(a["timings_ms"]) == {"route", "retrieve", "generate", "total"}

@@ -52,6 +52,17 @@ def test_extractive_rag_answer_cites_the_right_page(index, qa):
     assert result.index_version == index.info().version
 
 
+def test_retrieved_lists_passages_considered_beyond_the_ones_used(index, qa):
+    chain = DocentChain(HybridRetriever(index, EMB), Router(qa, EMB), options=ChainOptions(top_k=1, retrieved_k=4))
+    result = chain.answer_sync("How many days of annual leave do employees get?")
+    assert result.retrieved[0].source == "hr/leave.md" and result.retrieved[0].locator
+    assert 1 < len(result.retrieved) <= 4
+    assert [r.score for r in result.retrieved] == sorted((r.score for r in result.retrieved), reverse=True)
+    assert {r.source for r in result.references} <= {r.source for r in result.retrieved[:1]}
+    assert result.to_dict()["retrieved"][0] == {"source": "hr/leave.md", "locator": result.retrieved[0].locator,
+                                                "score": result.retrieved[0].score, "title": result.retrieved[0].title}
+
+
 def test_events_stream_route_then_tokens_then_final(index, qa):
     events = list(make_chain(index, qa).answer("how do I submit expense claims"))
     kinds = [e.kind for e in events]
