@@ -103,9 +103,19 @@ def review_limits(settings) -> TextLimits:
     return TextLimits.from_settings(settings)
 
 
-def save_review(store, turn: Turn, reviewer: str, *, severity: str | None = None, likert: int | None = None,
-                corrected_answer: str | None = None, comment: str | None = None, approved: bool = False,
-                thumbs: int | None = None, limits: TextLimits | None = None) -> ReviewOutcome:
+def save_review(
+    store,
+    turn: Turn,
+    reviewer: str,
+    *,
+    severity: str | None = None,
+    likert: int | None = None,
+    corrected_answer: str | None = None,
+    comment: str | None = None,
+    approved: bool = False,
+    thumbs: int | None = None,
+    limits: TextLimits | None = None,
+) -> ReviewOutcome:
     """Save a full review; when approved, the corrected answer becomes a Q&A pair (replacing an older one).
 
     The comment and the correction are cleaned and checked against `limits` first (config/text.py), so an
@@ -115,9 +125,17 @@ def save_review(store, turn: Turn, reviewer: str, *, severity: str | None = None
     limits = limits or TextLimits()
     corrected = limits.answer_text(corrected_answer) or None
     cleaned_comment = limits.comment_text(comment) or None
-    feedback = Feedback.new(turn_id=turn.turn_id, reviewer=reviewer, kind="review", thumbs=thumbs,
-                            severity=severity or None, likert=likert, corrected_answer=corrected,
-                            comment=cleaned_comment, approved=approved)
+    feedback = Feedback.new(
+        turn_id=turn.turn_id,
+        reviewer=reviewer,
+        kind="review",
+        thumbs=thumbs,
+        severity=severity or None,
+        likert=likert,
+        corrected_answer=corrected,
+        comment=cleaned_comment,
+        approved=approved,
+    )
     outcome = ReviewOutcome(saved=store.save_feedback(feedback).message)
     outcome.messages.append(f"Review saved: {outcome.saved}")
     if approved:
@@ -159,8 +177,9 @@ def feedback_frame(store, since=None, until=None):
     return to_frame(feedback_rows(feedback, turns), "feedback")
 
 
-def filter_feedback(frame, route: str | None = None, rating: str | None = None, severity: str | None = None,
-                    reviewer: str | None = None):
+def filter_feedback(
+    frame, route: str | None = None, rating: str | None = None, severity: str | None = None, reviewer: str | None = None
+):
     """Narrow the feedback frame; rating is 'thumbs up', 'thumbs down' or 'reviewed'."""
     if frame.empty:
         return frame
@@ -223,8 +242,12 @@ def ingest_uploads(settings, index, embedder, upload_dir: Path, base_url: str | 
     """Sync the upload folder into the index; unchanged files are skipped. Returns the SyncSummary."""
     from ingest.sync import SyncOptions, sync_paths
 
-    options = SyncOptions(child_chars=settings.child_chunk_chars, overlap=settings.child_overlap_chars,
-                          parent_chars=settings.parent_chunk_chars, base_url=(base_url or "").strip() or None)
+    options = SyncOptions(
+        child_chars=settings.child_chunk_chars,
+        overlap=settings.child_overlap_chars,
+        parent_chars=settings.parent_chunk_chars,
+        base_url=(base_url or "").strip() or None,
+    )
     return sync_paths([upload_dir], index, embedder, options)
 
 
@@ -250,8 +273,7 @@ def import_qa_file(store, path: Path):
     complete = [p for p in pairs if p.instruction.strip() and p.response.strip()]
     if not complete:
         return None, text or f"{path.name}: no pairs found; the file needs 'instruction' and 'response' columns."
-    records = [QAPair.from_row(p, origin="import")
-               for p in complete]
+    records = [QAPair.from_row(p, origin="import") for p in complete]
     return store.add_qa_pairs(records), text
 
 

@@ -34,14 +34,18 @@ st.logo(str(ASSETS / "logo.svg"), size="large")
 identity = ui.identity_or_stop()
 
 PAGES = {
-    "chat": st.Page(str(HERE / "views" / "chat.py"), title="Chat", icon=":material/chat:", url_path="chat",
-                    default=True),
-    "review": st.Page(str(HERE / "views" / "review.py"), title="Review", icon=":material/rate_review:",
-                      url_path="review"),
-    "analytics": st.Page(str(HERE / "views" / "analytics.py"), title="Analytics", icon=":material/monitoring:",
-                         url_path="analytics"),
-    "knowledge": st.Page(str(HERE / "views" / "knowledge.py"), title="Knowledge", icon=":material/library_books:",
-                         url_path="knowledge"),
+    "chat": st.Page(
+        str(HERE / "views" / "chat.py"), title="Chat", icon=":material/chat:", url_path="chat", default=True
+    ),
+    "review": st.Page(
+        str(HERE / "views" / "review.py"), title="Review", icon=":material/rate_review:", url_path="review"
+    ),
+    "analytics": st.Page(
+        str(HERE / "views" / "analytics.py"), title="Analytics", icon=":material/monitoring:", url_path="analytics"
+    ),
+    "knowledge": st.Page(
+        str(HERE / "views" / "knowledge.py"), title="Knowledge", icon=":material/library_books:", url_path="knowledge"
+    ),
 }
 page = st.navigation([p for name, p in PAGES.items() if can_view(identity, name)])
 
@@ -58,8 +62,10 @@ with st.sidebar:
     with st.expander("Backend", expanded=False):
         with ui.guarded("Reading the backend settings"):
             s = get_settings()
-            st.caption(f"Index: {s.index_backend} · Embeddings: {s.embeddings_backend} · "
-                       f"Answers: {s.llm_backend} · Store: {s.store_backend}")
+            st.caption(
+                f"Index: {s.index_backend} · Embeddings: {s.embeddings_backend} · "
+                f"Answers: {s.llm_backend} · Store: {s.store_backend}"
+            )
 
 try:
     get_store()

@@ -72,10 +72,18 @@ def current_identity() -> Identity | None:
         raise IdentityError(
             f"Docent listens on {bound_address() or 'every interface'} but trusts an unsigned identity header "
             "(DOCENT_AUTH_HEADER_UNSIGNED=true): anyone reaching the port could claim any identity. Start it with "
-            "`docent app` (it listens on DOCENT_SERVER_ADDRESS=127.0.0.1) or set DOCENT_AUTH_ALB_ARNS.")
-    return resolve_identity(settings.auth_mode, specs, oidc_user=oidc, headers=headers,
-                            header_name=settings.auth_header, verify_token=verify,
-                            user_claim=settings.auth_alb_user_claim, allow_unsigned=settings.auth_header_unsigned)
+            "`docent app` (it listens on DOCENT_SERVER_ADDRESS=127.0.0.1) or set DOCENT_AUTH_ALB_ARNS."
+        )
+    return resolve_identity(
+        settings.auth_mode,
+        specs,
+        oidc_user=oidc,
+        headers=headers,
+        header_name=settings.auth_header,
+        verify_token=verify,
+        user_claim=settings.auth_alb_user_claim,
+        allow_unsigned=settings.auth_header_unsigned,
+    )
 
 
 def identity_or_stop() -> Identity:
@@ -97,8 +105,11 @@ def identity_or_stop() -> Identity:
             except Exception as exc:  # noqa: BLE001 - e.g. no [auth] section in .streamlit/secrets.toml
                 if type(exc).__name__ in ("StopException", "RerunException"):
                     raise
-                show_error("Signing in", exc, "Ask your administrator to configure [auth] in "
-                           ".streamlit/secrets.toml (DOCENT_AUTH_MODE=oidc).")
+                show_error(
+                    "Signing in",
+                    exc,
+                    "Ask your administrator to configure [auth] in .streamlit/secrets.toml (DOCENT_AUTH_MODE=oidc).",
+                )
         st.stop()
     return identity
 
@@ -107,9 +118,12 @@ def require(page: str) -> Identity:
     """Top of every page: refuse direct access (e.g. by URL) to a page the role may not use."""
     identity = identity_or_stop()
     if not can_view(identity, page):
-        st.error(f"The {PAGE_TITLES.get(page, page)} page is for the {PAGE_ROLES.get(page, '?')} role; "
-                 f"you are signed in as {identity.user} ({', '.join(identity.sorted_roles)}). "
-                 "Ask your Docent administrator for access.", icon="🔒")
+        st.error(
+            f"The {PAGE_TITLES.get(page, page)} page is for the {PAGE_ROLES.get(page, '?')} role; "
+            f"you are signed in as {identity.user} ({', '.join(identity.sorted_roles)}). "
+            "Ask your Docent administrator for access.",
+            icon="🔒",
+        )
         st.stop()
     return identity
 
@@ -145,8 +159,11 @@ def session_id(store, user: str) -> str:
                 own.add(requested)
                 current = requested
             elif owner is not None:
-                st.info("That conversation link belongs to someone else, so it cannot be opened from your account. "
-                        "This is a new conversation.", icon="🔒")
+                st.info(
+                    "That conversation link belongs to someone else, so it cannot be opened from your account. "
+                    "This is a new conversation.",
+                    icon="🔒",
+                )
     elif requested is None and remembered in own:
         current = remembered  # back from another page (navigation drops the query string)
     if current is None:

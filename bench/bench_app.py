@@ -26,8 +26,14 @@ sys.path.insert(0, str(ROOT / "Streamlit"))
 from tests.fixtures.app_corpus import start_app_server  # noqa: E402
 
 DEMO = ROOT / "assets" / "demo"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 QUESTIONS = [
     "How do I ask Docent a question?",
     "What do the confidence levels mean?",
@@ -81,15 +87,29 @@ def add_feedback(data_dir: Path, rows: int) -> float:
     now = datetime.now(UTC)
     for i in range(rows):
         when = (now - timedelta(minutes=rng.randint(0, 60 * 24 * 28))).isoformat()
-        turn = Turn.new(session_id=f"bench-{i // 5}", user=f"user{(i // 5) % 300}@corp.com", question=f"bench question {i}?",
-                        answer=f"answer {i}", route=rng.choice(["rag", "finetuned"]), confidence=rng.random(),
-                        created_at=when)
+        turn = Turn.new(
+            session_id=f"bench-{i // 5}",
+            user=f"user{(i // 5) % 300}@corp.com",
+            question=f"bench question {i}?",
+            answer=f"answer {i}",
+            route=rng.choice(["rag", "finetuned"]),
+            confidence=rng.random(),
+            created_at=when,
+        )
         store.save_turn(turn)
         review = rng.random() < 0.3
-        store.save_feedback(Feedback.new(
-            turn_id=turn.turn_id, reviewer=f"rev{i % 7}@corp.com", kind="review" if review else "thumbs",
-            thumbs=None if review else rng.choice([1, 1, 1, -1]), severity=rng.choice([None, "minor", "major"]),
-            likert=rng.randint(1, 5) if review else None, created_at=when, updated_at=when))
+        store.save_feedback(
+            Feedback.new(
+                turn_id=turn.turn_id,
+                reviewer=f"rev{i % 7}@corp.com",
+                kind="review" if review else "thumbs",
+                thumbs=None if review else rng.choice([1, 1, 1, -1]),
+                severity=rng.choice([None, "minor", "major"]),
+                likert=rng.randint(1, 5) if review else None,
+                created_at=when,
+                updated_at=when,
+            )
+        )
     store.close()
     return time.perf_counter() - start
 
@@ -135,10 +155,14 @@ def main() -> None:
                     firsts.append(first)
                     finals.append(final)
                     print(f"  {question[:48]:<48} first token {first * 1000:7.0f} ms   final {final * 1000:7.0f} ms")
-                print(f"time to first token: median {statistics.median(firsts) * 1000:.0f} ms, "
-                      f"max {max(firsts) * 1000:.0f} ms")
-                print(f"time to final answer: median {statistics.median(finals) * 1000:.0f} ms, "
-                      f"max {max(finals) * 1000:.0f} ms")
+                print(
+                    f"time to first token: median {statistics.median(firsts) * 1000:.0f} ms, "
+                    f"max {max(firsts) * 1000:.0f} ms"
+                )
+                print(
+                    f"time to final answer: median {statistics.median(finals) * 1000:.0f} ms, "
+                    f"max {max(finals) * 1000:.0f} ms"
+                )
 
                 spent = add_feedback(data, args.rows)
                 print(f"wrote {args.rows} turns + feedback in {spent:.1f} s")
@@ -150,8 +174,10 @@ def main() -> None:
                     page.get_by_test_id("stDownloadButton").nth(11).wait_for(timeout=180_000)
                     loads.append(time.perf_counter() - t0)
                 metric = page.get_by_test_id("stMetric").first.inner_text().replace("\n", " ")
-                print(f"analytics page with {args.rows} feedback rows ({metric}): "
-                      f"{', '.join(f'{x:.2f}' for x in loads)} s (median {statistics.median(loads):.2f} s)")
+                print(
+                    f"analytics page with {args.rows} feedback rows ({metric}): "
+                    f"{', '.join(f'{x:.2f}' for x in loads)} s (median {statistics.median(loads):.2f} s)"
+                )
                 browser.close()
         finally:
             proc.terminate()

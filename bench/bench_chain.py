@@ -81,15 +81,25 @@ def main() -> None:
             elif s["passages"] and s["passages"][0].parent.source in it["pages"]:
                 hits += 1
     print(f"out-of-scope refused: {refused_out}/{len(outside)} = {refused_out / len(outside):.3f}")
-    print(f"answerable refused:   {refused_in}/{total_in} = {refused_in / max(total_in, 1):.3f} "
-          f"(answered with a right top page: {hits}/{total_in - refused_in})")
+    print(
+        f"answerable refused:   {refused_in}/{total_in} = {refused_in / max(total_in, 1):.3f} "
+        f"(answered with a right top page: {hits}/{total_in - refused_in})"
+    )
     thr = float(np.percentile(top_in, 5))
     base = float(np.mean(np.array(top_out) < thr))
     print(f"baseline, top dense similarity < {thr:.3f} (5% of answerable refused): refuses {base:.3f} of out-of-scope")
-    shown = [m for m in missed if m[0] == "refused answerable"][:12] + [m for m in missed if m[0] != "refused answerable"][:12]
+    shown = [m for m in missed if m[0] == "refused answerable"][:12] + [
+        m for m in missed if m[0] != "refused answerable"
+    ][:12]
     for kind, q, ev in shown:
-        detail = (f"dense {ev.top_dense:.2f} coverage {ev.coverage:.2f} unknown {ev.unknown_specific:.2f} "
-                  f"missing {ev.missing_terms}") if ev else "routed to fine-tuned"
+        detail = (
+            (
+                f"dense {ev.top_dense:.2f} coverage {ev.coverage:.2f} unknown {ev.unknown_specific:.2f} "
+                f"missing {ev.missing_terms}"
+            )
+            if ev
+            else "routed to fine-tuned"
+        )
         print(f"  {kind}: {q!r} [{detail}]")
 
     latencies, full = [], []
@@ -102,8 +112,10 @@ def main() -> None:
         t = time.perf_counter()
         chain.answer_sync(q)
         full.append((time.perf_counter() - t) * 1000)
-    print(f"pre-LLM chain latency ({len(latencies)} questions): p50 {np.percentile(latencies, 50):.1f} ms, "
-          f"p95 {np.percentile(latencies, 95):.1f} ms")
+    print(
+        f"pre-LLM chain latency ({len(latencies)} questions): p50 {np.percentile(latencies, 50):.1f} ms, "
+        f"p95 {np.percentile(latencies, 95):.1f} ms"
+    )
     print(f"full extractive answer: p50 {np.percentile(full, 50):.1f} ms, p95 {np.percentile(full, 95):.1f} ms")
 
 

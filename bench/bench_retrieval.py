@@ -37,7 +37,9 @@ DEV = ROOT / "bench" / "data" / "retrieval_dev.jsonl"
 
 def options() -> SyncOptions:
     s = Settings(data_dir=OUT)
-    return SyncOptions(child_chars=s.child_chunk_chars, overlap=s.child_overlap_chars, parent_chars=s.parent_chunk_chars)
+    return SyncOptions(
+        child_chars=s.child_chunk_chars, overlap=s.child_overlap_chars, parent_chars=s.parent_chunk_chars
+    )
 
 
 def pct(values, q):
@@ -82,13 +84,18 @@ def ingest_figures(embedder, sample: int) -> None:
     t0 = time.perf_counter()
     summary = sync_paths([tmp / "docs"], idx, embedder, options())
     cold = time.perf_counter() - t0
-    texts = [c.embedding_text() for rows in idx.parent_children(
-        [r[0] for r in idx._db().execute("SELECT id FROM parents")]).values() for c in rows]
+    texts = [
+        c.embedding_text()
+        for rows in idx.parent_children([r[0] for r in idx._db().execute("SELECT id FROM parents")]).values()
+        for c in rows
+    ]
     t0 = time.perf_counter()
     embedder.embed_documents(texts)
     raw = time.perf_counter() - t0
-    print(f"ingest of {len(files)} pages ({summary.children} chunks): {cold:.1f} s; raw embedding of the same "
-          f"chunks {raw:.1f} s; ratio {cold / raw:.2f}x")
+    print(
+        f"ingest of {len(files)} pages ({summary.children} chunks): {cold:.1f} s; raw embedding of the same "
+        f"chunks {raw:.1f} s; ratio {cold / raw:.2f}x"
+    )
     shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -104,8 +111,10 @@ def main() -> None:
     index = EmbeddedIndex(OUT / "index")
     t0 = time.perf_counter()
     summary = sync_paths([CORPUS], index, embedder, options())
-    print(f"corpus sync: {summary.describe()}; wall {time.perf_counter() - t0:.1f} s "
-          f"(embedding {summary.embed_seconds:.1f} s, cache hits {embedder.hits})")
+    print(
+        f"corpus sync: {summary.describe()}; wall {time.perf_counter() - t0:.1f} s "
+        f"(embedding {summary.embed_seconds:.1f} s, cache hits {embedder.hits})"
+    )
     stats = index.stats()
     print(f"index: {stats.sources} pages, {stats.parents} parents, {stats.children} chunks")
     t0 = time.perf_counter()
@@ -132,7 +141,9 @@ def main() -> None:
         return [type("P", (), {"parent": parents[h.parent_id]}) for h in keep if h.parent_id in parents]
 
     seed_r = evaluate("seed: dense top-3, >= 0.5", seed, items)
-    hyb_r5 = evaluate("hybrid top-5 (for ratio)", lambda it: hybrid.retrieve(it["question"], 5, vector=vectors[it["id"]]), items)
+    hyb_r5 = evaluate(
+        "hybrid top-5 (for ratio)", lambda it: hybrid.retrieve(it["question"], 5, vector=vectors[it["id"]]), items
+    )
     print(f"  hybrid recall@5 / seed recall: {hyb_r5 / max(seed_r, 1e-9):.2f}x")
 
     latencies = []
@@ -140,8 +151,10 @@ def main() -> None:
         t = time.perf_counter()
         hybrid.retrieve(it["question"], 5)
         latencies.append((time.perf_counter() - t) * 1000)
-    print(f"pre-LLM query latency (embed + retrieve + parents), {len(latencies)} queries: "
-          f"p50 {pct(latencies, 50):.1f} ms, p95 {pct(latencies, 95):.1f} ms")
+    print(
+        f"pre-LLM query latency (embed + retrieve + parents), {len(latencies)} queries: "
+        f"p50 {pct(latencies, 50):.1f} ms, p95 {pct(latencies, 95):.1f} ms"
+    )
     search_only = []
     for it in items:
         t = time.perf_counter()

@@ -114,8 +114,10 @@ def main() -> None:
     for kind in sorted(kinds):
         sub = [r for r in rows if r[0]["kind"] == kind]
         print(f"  {kind:17s} n={len(sub):3d} accuracy {accuracy(sub, WEIGHTS, router.threshold)[0]:.3f}")
-    print("threshold curve: " + "  ".join(
-        f"{t:.2f}:{accuracy(rows, WEIGHTS, t)[0]:.3f}" for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)))
+    print(
+        "threshold curve: "
+        + "  ".join(f"{t:.2f}:{accuracy(rows, WEIGHTS, t)[0]:.3f}" for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8))
+    )
 
     rng = np.random.default_rng(0)
     order = rng.permutation(len(rows))

@@ -34,8 +34,14 @@ def _unwrap(text: str) -> str:
     for line in text.split("\n"):
         prev = out[-1].rstrip() if out else ""
         head = line.lstrip()[:1]
-        if (prev and (head.islower() or head == "(") and not prev.endswith((".", "!", "?", ":", ";", "|"))
-                and " | " not in line and " | " not in prev and not _BLOCK_START.match(line)):
+        if (
+            prev
+            and (head.islower() or head == "(")
+            and not prev.endswith((".", "!", "?", ":", ";", "|"))
+            and " | " not in line
+            and " | " not in prev
+            and not _BLOCK_START.match(line)
+        ):
             out[-1] = prev + " " + line.strip()
         else:
             out.append(line)
@@ -125,8 +131,9 @@ class ExtractiveAnswer:
     used: list[int] = field(default_factory=list)  # indices of the passages cited, in citation order
 
 
-def extractive_answer(question: str, passages: Sequence[Passage], max_sentences: int = 4,
-                      max_chars: int = 900) -> ExtractiveAnswer:
+def extractive_answer(
+    question: str, passages: Sequence[Passage], max_sentences: int = 4, max_chars: int = 900
+) -> ExtractiveAnswer:
     """The most relevant sentences of the evidence, each followed by its citation [n]."""
     scored = [s for s in score_sentences(question, passages) if s.score > 0]
     if not scored:

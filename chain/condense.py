@@ -19,8 +19,7 @@ from collections.abc import Sequence
 
 from index.text import query_terms
 
-_FOLLOW_UP_OPENERS = re.compile(
-    r"^\s*(and|also|but|so|what about|how about|and what|what if|then|same for|or)\b", re.I)
+_FOLLOW_UP_OPENERS = re.compile(r"^\s*(and|also|but|so|what about|how about|and what|what if|then|same for|or)\b", re.I)
 _PRONOUNS = re.compile(r"\b(it|its|it's|that|this|these|those|they|them|their|there|one|ones|such|above)\b", re.I)
 
 

@@ -38,7 +38,9 @@ class InvalidQuestion(DocentError, ValueError):
 
 # controls, zero-width characters and bidirectional overrides/isolates (issue 11: U+202A-202E and
 # U+2066-2069 showed reversed text to reviewers); the same set as config/text.py
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]"
+)
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -52,7 +54,8 @@ def clean_question(question: str, max_chars: int) -> str:
     if len(text) > max_chars:
         raise InvalidQuestion(
             f"The question is {len(text)} characters long; the limit is {max_chars}. Shorten it "
-            "(ask about one thing at a time) or raise DOCENT_MAX_QUESTION_CHARS.")
+            "(ask about one thing at a time) or raise DOCENT_MAX_QUESTION_CHARS."
+        )
     return text
 
 
@@ -83,21 +86,39 @@ def references_for(passages: Sequence[Passage], indices: Sequence[int]) -> list[
     refs = []
     for i in indices:
         p = passages[i]
-        refs.append(Reference(source=p.parent.source, title=p.parent.title, locator=p.parent.locator(),
-                              url=p.parent.url, score=round(float(p.score), 6), snippet=p.parent.text[:300],
-                              n=i + 1))
+        refs.append(
+            Reference(
+                source=p.parent.source,
+                title=p.parent.title,
+                locator=p.parent.locator(),
+                url=p.parent.url,
+                score=round(float(p.score), 6),
+                snippet=p.parent.text[:300],
+                n=i + 1,
+            )
+        )
     return refs
 
 
 def retrieved_list(passages: Sequence[Passage]) -> list[Retrieved]:
-    return [Retrieved(source=p.parent.source, locator=p.parent.locator(), score=round(float(p.score), 6),
-                      title=p.parent.title) for p in passages]
+    return [
+        Retrieved(
+            source=p.parent.source, locator=p.parent.locator(), score=round(float(p.score), 6), title=p.parent.title
+        )
+        for p in passages
+    ]
 
 
 class DocentChain:
-    def __init__(self, retriever: HybridRetriever, router: Router, rag_llm: LLM | None = None,
-                 finetuned_llm: LLM | None = None, options: ChainOptions | None = None,
-                 notice: str | None = None):
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        router: Router,
+        rag_llm: LLM | None = None,
+        finetuned_llm: LLM | None = None,
+        options: ChainOptions | None = None,
+        notice: str | None = None,
+    ):
         self.retriever = retriever
         self.router = router
         self.rag_llm = rag_llm
@@ -118,13 +139,23 @@ class DocentChain:
             else:
                 standalone = condense_fallback(question, [q for q, _ in history])
         vector = self.retriever.embedder.embed_query(standalone)
-        return {**state, "question": question, "standalone": standalone, "vector": vector, "t0": t0,
-                "timings": {"embed": (time.perf_counter() - t0) * 1000}}
+        return {
+            **state,
+            "question": question,
+            "standalone": standalone,
+            "vector": vector,
+            "t0": t0,
+            "timings": {"embed": (time.perf_counter() - t0) * 1000},
+        }
 
     def retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
-        ranked = self.retriever.retrieve(state["standalone"], max(self.options.top_k, self.options.retrieved_k),
-                                         state.get("filters"), vector=state["vector"])
+        ranked = self.retriever.retrieve(
+            state["standalone"],
+            max(self.options.top_k, self.options.retrieved_k),
+            state.get("filters"),
+            vector=state["vector"],
+        )
         state["timings"]["retrieve"] = (time.perf_counter() - t) * 1000
         return {**state, "passages": ranked[: self.options.top_k], "retrieved": ranked[: self.options.retrieved_k]}
 
@@ -145,17 +176,27 @@ class DocentChain:
     def generate(self, states: Iterator[dict[str, Any]]) -> Iterator[ChainEvent]:
         for state in states:
             decision = state["decision"]
-            yield ChainEvent("route", data={
-                "route": decision.route, "matched_question": getattr(decision.pair, "question", None),
-                "match_similarity": round(decision.similarity, 4), "standalone_question": state["standalone"]})
+            yield ChainEvent(
+                "route",
+                data={
+                    "route": decision.route,
+                    "matched_question": getattr(decision.pair, "question", None),
+                    "match_similarity": round(decision.similarity, 4),
+                    "standalone_question": state["standalone"],
+                },
+            )
             if decision.route == "finetuned":
                 yield from self._finetuned(state)
             else:
                 yield from self._rag(state)
 
     def as_runnable(self) -> Runnable:
-        return (RunnableLambda(self.prepare) | RunnableLambda(self.retrieve) | RunnableLambda(self.route)
-                | RunnableGenerator(self.generate))
+        return (
+            RunnableLambda(self.prepare)
+            | RunnableLambda(self.retrieve)
+            | RunnableLambda(self.route)
+            | RunnableGenerator(self.generate)
+        )
 
     # -- public entry ------------------------------------------------------------------------
     def answer(self, question: str, history: Sequence[tuple[str, str]] = (), filters=None) -> Iterator[ChainEvent]:
@@ -184,8 +225,9 @@ class DocentChain:
         text = ""
         if self.finetuned_llm is not None:
             try:
-                for piece in self.finetuned_llm.stream([ChatMessage("user", state["standalone"])],
-                                                       self.options.generation):
+                for piece in self.finetuned_llm.stream(
+                    [ChatMessage("user", state["standalone"])], self.options.generation
+                ):
                     llm_called = True
                     text += piece
                     yield ChainEvent("token", text=piece)
@@ -196,12 +238,30 @@ class DocentChain:
         if not text.strip():
             text = pair.answer
             yield ChainEvent("token", text=text)
-        ref = Reference(source=f"qa:{pair.pair_id}", title=f"Q&A set: {pair.question}", locator="fine-tuning pair",
-                        url=None, score=round(decision.similarity, 4), snippet=pair.answer[:300], n=1)
+        ref = Reference(
+            source=f"qa:{pair.pair_id}",
+            title=f"Q&A set: {pair.question}",
+            locator="fine-tuning pair",
+            url=None,
+            score=round(decision.similarity, 4),
+            snippet=pair.answer[:300],
+            n=1,
+        )
         confidence = finetuned_confidence(decision.score)
         state["timings"]["generate"] = (time.perf_counter() - t) * 1000
-        yield self._final(state, text.strip(), "finetuned", False, confidence, [ref], llm_called, backend, model,
-                          notice, images=list(getattr(pair, "images", None) or []))
+        yield self._final(
+            state,
+            text.strip(),
+            "finetuned",
+            False,
+            confidence,
+            [ref],
+            llm_called,
+            backend,
+            model,
+            notice,
+            images=list(getattr(pair, "images", None) or []),
+        )
 
     def _rag(self, state: dict[str, Any]) -> Iterator[ChainEvent]:
         passages: list[Passage] = state["passages"]
@@ -216,15 +276,28 @@ class DocentChain:
             yield ChainEvent("token", text=text)
             state["timings"]["generate"] = 0.0
             conf = rag_confidence(state["evidence"], passages, abstained=True)
-            yield self._final(state, text, "rag", True, conf, references_for(passages, range(min(3, len(passages)))),
-                              False, "none", "", notice)
+            yield self._final(
+                state,
+                text,
+                "rag",
+                True,
+                conf,
+                references_for(passages, range(min(3, len(passages)))),
+                False,
+                "none",
+                "",
+                notice,
+            )
             return
         text, llm_called, backend, model = "", False, "extractive", "extractive"
         if self.rag_llm is not None:
             try:
                 texts = compress(state["standalone"], passages, self.options.context_token_budget)
-                messages = prompts.to_messages(prompts.RAG_PROMPT.invoke(
-                    {"context": prompts.context_block(passages, texts), "question": state["standalone"]}))
+                messages = prompts.to_messages(
+                    prompts.RAG_PROMPT.invoke(
+                        {"context": prompts.context_block(passages, texts), "question": state["standalone"]}
+                    )
+                )
                 for piece in self.rag_llm.stream(messages, self.options.generation):
                     llm_called = True
                     text += piece
@@ -245,22 +318,36 @@ class DocentChain:
         abstained = text.startswith(NOT_FOUND)
         conf = rag_confidence(state["evidence"], passages, abstained)
         state["timings"]["generate"] = (time.perf_counter() - t) * 1000
-        yield self._final(state, text, "rag", abstained, conf, references_for(passages, used), llm_called,
-                          backend, model, notice)
+        yield self._final(
+            state, text, "rag", abstained, conf, references_for(passages, used), llm_called, backend, model, notice
+        )
 
-    def _final(self, state, text, route, abstained, confidence, refs, llm_called, backend, model, notice,
-               images=None) -> ChainEvent:
+    def _final(
+        self, state, text, route, abstained, confidence, refs, llm_called, backend, model, notice, images=None
+    ) -> ChainEvent:
         decision = state["decision"]
         timings = state["timings"]
         timings["total"] = (time.perf_counter() - state["t0"]) * 1000
         result = AnswerResult(
-            question=state["question"], standalone_question=state["standalone"], answer=text, route=route,
-            abstained=abstained, confidence=confidence, confidence_band=band(confidence), references=refs,
+            question=state["question"],
+            standalone_question=state["standalone"],
+            answer=text,
+            route=route,
+            abstained=abstained,
+            confidence=confidence,
+            confidence_band=band(confidence),
+            references=refs,
             matched_question=getattr(decision.pair, "question", None),
             match_similarity=round(decision.similarity, 4) if decision.pair is not None else None,
-            llm_called=llm_called, backend=backend, model=model, index_version=self._index_version(),
-            images=images or [], timings_ms={k: round(v, 2) for k, v in timings.items()}, notice=notice,
-            retrieved=retrieved_list(state.get("retrieved") or ()))
+            llm_called=llm_called,
+            backend=backend,
+            model=model,
+            index_version=self._index_version(),
+            images=images or [],
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            notice=notice,
+            retrieved=retrieved_list(state.get("retrieved") or ()),
+        )
         return ChainEvent("final", result=result)
 
     def _index_version(self) -> str:
@@ -269,8 +356,9 @@ class DocentChain:
 
     def _condense_with_llm(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         assert self.rag_llm is not None
-        messages = prompts.to_messages(prompts.CONDENSE_PROMPT.invoke(
-            {"history": prompts.history_block(history), "question": question}))
+        messages = prompts.to_messages(
+            prompts.CONDENSE_PROMPT.invoke({"history": prompts.history_block(history), "question": question})
+        )
         try:
             text = "".join(self.rag_llm.stream(messages, GenerationParams(max_new_tokens=96, temperature=0.0)))
         except LLMError:

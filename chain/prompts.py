@@ -12,7 +12,8 @@ from llm.protocol import ChatMessage
 
 RAG_PROMPT = ChatPromptTemplate.from_messages([("system", prompts.RAG_SYSTEM), ("human", prompts.RAG_USER)])
 CONDENSE_PROMPT = ChatPromptTemplate.from_messages(
-    [("system", prompts.CONDENSE_SYSTEM), ("human", prompts.CONDENSE_USER)])
+    [("system", prompts.CONDENSE_SYSTEM), ("human", prompts.CONDENSE_USER)]
+)
 
 _ROLE = {"system": "system", "human": "user", "ai": "assistant"}
 

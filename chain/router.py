@@ -64,15 +64,26 @@ class RouteDecision:
 
 
 # Logistic weights over the features (fitted on bench/data/router_dev.jsonl, see docs/benchmarks.md).
-WEIGHTS = {"bias": -2.67, "question_sim": 3.15, "answer_sim": 1.03, "missing_specific": -1.36,
-           "pair_missing": 0.49, "question_margin": 1.66}
+WEIGHTS = {
+    "bias": -2.67,
+    "question_sim": 3.15,
+    "answer_sim": 1.03,
+    "missing_specific": -1.36,
+    "pair_missing": 0.49,
+    "question_margin": 1.66,
+}
 
 
 def route_score(f: RouteFeatures, weights: dict[str, float] | None = None) -> float:
     w = weights or WEIGHTS
-    z = (w["bias"] + w["question_sim"] * f.question_sim + w["answer_sim"] * f.answer_sim
-         + w["missing_specific"] * f.missing_specific + w["pair_missing"] * f.pair_missing
-         + w["question_margin"] * f.question_margin)
+    z = (
+        w["bias"]
+        + w["question_sim"] * f.question_sim
+        + w["answer_sim"] * f.answer_sim
+        + w["missing_specific"] * f.missing_specific
+        + w["pair_missing"] * f.pair_missing
+        + w["question_margin"] * f.question_margin
+    )
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -129,8 +140,7 @@ class Router:
     >>> # router = Router(store, embedder); router.route("how much does it cost?", vector)
     """
 
-    def __init__(self, qa_source: QASource, embedder: Embedder, threshold: float | None = None,
-                 candidates: int = 5):
+    def __init__(self, qa_source: QASource, embedder: Embedder, threshold: float | None = None, candidates: int = 5):
         self.qa_source = qa_source
         self.embedder = embedder
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
@@ -150,10 +160,16 @@ class Router:
             if version == self._version:
                 return
             pairs = list(self.qa_source.list_qa_pairs())
-            self._q_vectors = self.embedder.embed_documents([p.question for p in pairs]) if pairs else \
-                np.zeros((0, self.embedder.dim), dtype=np.float32)
-            self._a_vectors = self.embedder.embed_documents([p.answer[:1000] for p in pairs]) if pairs else \
-                np.zeros((0, self.embedder.dim), dtype=np.float32)
+            self._q_vectors = (
+                self.embedder.embed_documents([p.question for p in pairs])
+                if pairs
+                else np.zeros((0, self.embedder.dim), dtype=np.float32)
+            )
+            self._a_vectors = (
+                self.embedder.embed_documents([p.answer[:1000] for p in pairs])
+                if pairs
+                else np.zeros((0, self.embedder.dim), dtype=np.float32)
+            )
             self._spec = TermSpecificity([f"{p.question} {p.answer}" for p in pairs])
             self._pairs = pairs
             self._version = version
@@ -163,8 +179,14 @@ class Router:
         self.refresh()
         return len(self._pairs)
 
-    def features(self, question: str, vector: np.ndarray, i: int,
-                 q_sims: np.ndarray | None = None, a_sims: np.ndarray | None = None) -> RouteFeatures:
+    def features(
+        self,
+        question: str,
+        vector: np.ndarray,
+        i: int,
+        q_sims: np.ndarray | None = None,
+        a_sims: np.ndarray | None = None,
+    ) -> RouteFeatures:
         pair = self._pairs[i]
         q_sims = self._q_vectors @ vector if q_sims is None else q_sims
         a_sims = self._a_vectors @ vector if a_sims is None else a_sims
@@ -195,5 +217,4 @@ class Router:
         best_feats = self.features(question, vector, best_i, q_sims, a_sims)
         best_score = route_score(best_feats)
         route = "finetuned" if best_score >= self.threshold else "rag"
-        return RouteDecision(route, best_score, self.threshold, self._pairs[best_i],
-                             float(q_sims[best_i]), best_feats)
+        return RouteDecision(route, best_score, self.threshold, self._pairs[best_i], float(q_sims[best_i]), best_feats)

@@ -20,7 +20,9 @@ def build_chain(settings: Settings, qa_source, embedder=None, index=None, genera
     router = Router(qa_source, embedder, threshold=settings.router_threshold)
     gens = generators or build_generators(settings)
     options = ChainOptions(
-        top_k=settings.retrieval_top_k, context_token_budget=settings.context_token_budget,
+        top_k=settings.retrieval_top_k,
+        context_token_budget=settings.context_token_budget,
         max_question_chars=settings.max_question_chars,
-        generation=GenerationParams(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature))
+        generation=GenerationParams(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature),
+    )
     return DocentChain(retriever, router, gens.rag, gens.finetuned, options, gens.notice)

@@ -52,9 +52,14 @@ def ask(
         typer.echo(json.dumps({**result.to_dict(), "session": chat.session_id}, indent=2))
         return
     typer.echo("")
-    typer.echo(f"\nroute: {result.route}"
-               + (f" (matched: {result.matched_question!r}, similarity {result.match_similarity:.2f})"
-                  if result.route == "finetuned" else ""))
+    typer.echo(
+        f"\nroute: {result.route}"
+        + (
+            f" (matched: {result.matched_question!r}, similarity {result.match_similarity:.2f})"
+            if result.route == "finetuned"
+            else ""
+        )
+    )
     typer.echo(f"confidence: {result.confidence:.0%} ({result.confidence_band})")
     for ref in result.references:
         typer.echo(f"  [{ref.n}] {ref.title} — {ref.locator} — {ref.url or ref.source}")
@@ -65,10 +70,15 @@ def ask(
 
 def batch_record(item_id, result) -> dict:
     return {
-        "id": item_id, "answer": result.answer, "route": result.route, "abstained": result.abstained,
-        "confidence": result.confidence, "matched_question": result.matched_question,
-        "references": [{k: r.to_dict()[k] for k in ("source", "title", "locator", "url", "score")}
-                       for r in result.references],
+        "id": item_id,
+        "answer": result.answer,
+        "route": result.route,
+        "abstained": result.abstained,
+        "confidence": result.confidence,
+        "matched_question": result.matched_question,
+        "references": [
+            {k: r.to_dict()[k] for k in ("source", "title", "locator", "url", "score")} for r in result.references
+        ],
         "retrieved": [r.to_dict() for r in result.retrieved],
         "llm_called": result.llm_called,
         "timings_ms": {k: result.timings_ms.get(k, 0.0) for k in ("route", "retrieve", "generate", "total")},
@@ -153,8 +163,7 @@ def qa_list(
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
     app.command("batch")(batch)
-    qa = typer.Typer(help="The fine-tuning set (Q&A pairs) the router compares questions with.",
-                     no_args_is_help=True)
+    qa = typer.Typer(help="The fine-tuning set (Q&A pairs) the router compares questions with.", no_args_is_help=True)
     qa.command("import")(qa_import)
     qa.command("list")(qa_list)
     app.add_typer(qa, name="qa")

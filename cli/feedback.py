@@ -126,8 +126,9 @@ def stores_outbox(
         if show is not None:
             entry = next((e for e in store.entries() if e.seq == show), None)
             if entry is None:
-                raise typer.BadParameter(f"there is no outbox entry {show}; run `docent stores outbox`.",
-                                         param_hint="--show")
+                raise typer.BadParameter(
+                    f"there is no outbox entry {show}; run `docent stores outbox`.", param_hint="--show"
+                )
             typer.echo(json.dumps(entry.payload, indent=2, ensure_ascii=False))
             return
         if discard:
@@ -145,8 +146,10 @@ def stores_outbox(
             if e.dead or e.last_error:
                 typer.echo(f"         reason: {e.last_error}")
         if dead:
-            typer.echo("Replay with --replay SEQ (or --replay-all) once the cause is fixed; --show SEQ prints a "
-                       "record, --discard SEQ deletes it.")
+            typer.echo(
+                "Replay with --replay SEQ (or --replay-all) once the cause is fixed; --show SEQ prints a "
+                "record, --discard SEQ deletes it."
+            )
     finally:
         store.close()
 

@@ -16,9 +16,11 @@ def _settings():
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders to index (folders are walked recursively)."),
     delete_missing: bool = typer.Option(
-        False, "--delete-missing", help="Remove indexed sources that are no longer under the given paths."),
+        False, "--delete-missing", help="Remove indexed sources that are no longer under the given paths."
+    ),
     base_url: str = typer.Option(
-        None, "--base-url", help="Where these files are published (e.g. https://wiki.corp/docs): links point there."),
+        None, "--base-url", help="Where these files are published (e.g. https://wiki.corp/docs): links point there."
+    ),
 ) -> None:
     """Index documents: Markdown, text, HTML, PDF, Excel (.xlsx), CSV and Word (.docx).
 
@@ -53,13 +55,16 @@ def ingest(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        console.print(f"[yellow]Stopped[/yellow] after {display.files_done} of {len(files)} files; "
-                      f"{display.chunks:,} chunks embedded and kept. Run the same command again to resume: "
-                      "files already indexed are skipped and finished batches are not embedded again.",
-                      soft_wrap=True)
+        console.print(
+            f"[yellow]Stopped[/yellow] after {display.files_done} of {len(files)} files; "
+            f"{display.chunks:,} chunks embedded and kept. Run the same command again to resume: "
+            "files already indexed are skipped and finished batches are not embedded again.",
+            soft_wrap=True,
+        )
         raise typer.Exit(130) from None
-    console.print(f"[bold]Ingest:[/bold] {summary.describe()} "
-                  f"(embedding {summary.embed_seconds:.1f} s, {embedder.hits} cached)")
+    console.print(
+        f"[bold]Ingest:[/bold] {summary.describe()} (embedding {summary.embed_seconds:.1f} s, {embedder.hits} cached)"
+    )
     for item in summary.skipped:
         console.print(f"  [yellow]skipped[/yellow] {escape(item.source)}: {escape(item.reason)}", highlight=False)
     if summary.count("deleted"):
@@ -84,9 +89,15 @@ class IngestProgress:
         if self.console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[chunks]} chunks"),
-                                 console=self.console, transient=False)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[chunks]} chunks"),
+                console=self.console,
+                transient=False,
+            )
             self._bar.__enter__()
             self._task = self._bar.add_task("files", total=self.total, chunks=0)
         return self

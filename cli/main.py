@@ -80,8 +80,10 @@ def _describe(exc: Exception, known: type[Exception]) -> str:
     if isinstance(exc, known):
         return str(exc)
     detail = str(exc).strip() or "no detail"
-    return (f"docent: unexpected {type(exc).__name__}: {detail}\n"
-            "Run the same command with --debug for the traceback, and report it if the message does not help.")
+    return (
+        f"docent: unexpected {type(exc).__name__}: {detail}\n"
+        "Run the same command with --debug for the traceback, and report it if the message does not help."
+    )
 
 
 if __name__ == "__main__":

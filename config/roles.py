@@ -159,7 +159,8 @@ def resolve_identity(
         if not token:
             raise IdentityError(
                 "The request has no signed x-amzn-oidc-data header: open Docent through the company load balancer "
-                "(a request straight to the app's port is refused).")
+                "(a request straight to the app's port is refused)."
+            )
         claims = verify_token(token)
         user = clean_user(claims.get(user_claim), f"the load balancer's token (claim {user_claim!r})")
         return Identity(user, roles_for(user, specs), "header")
@@ -167,12 +168,14 @@ def resolve_identity(
         if not allow_unsigned:
             raise IdentityError(
                 "DOCENT_AUTH_MODE=header needs DOCENT_AUTH_ALB_ARNS (signed identities from the load balancer) or "
-                "DOCENT_AUTH_HEADER_UNSIGNED=true (a proxy on the same host); ask your administrator.")
+                "DOCENT_AUTH_HEADER_UNSIGNED=true (a proxy on the same host); ask your administrator."
+            )
         raw = header_value(headers, header_name)
         if raw is None:
             raise IdentityError(
                 f"The request has no {header_name} header: open Docent through the company proxy, "
-                "or ask your administrator to check DOCENT_AUTH_HEADER.")
+                "or ask your administrator to check DOCENT_AUTH_HEADER."
+            )
         user = clean_user(raw, f"the {header_name} header")
         return Identity(user, roles_for(user, specs), "header")
     raise IdentityError(f"DOCENT_AUTH_MODE={auth_mode!r} is unknown; use local, oidc or header.")

@@ -27,9 +27,7 @@ class ConfigError(DocentError, ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="DOCENT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="DOCENT_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(Path("data"), description="Everything the embedded default writes.")
@@ -86,7 +84,8 @@ class Settings(BaseSettings):
         None, description="Override the router's decision threshold (default measured in bench/)"
     )
     qa_set_path: Path | None = Field(
-        None, description="CSV/JSONL imported into the fine-tuning set when the set is empty (first start)")
+        None, description="CSV/JSONL imported into the fine-tuning set when the set is empty (first start)"
+    )
 
     # --- conversations + feedback --------------------------------------------------------
     store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
@@ -102,13 +101,17 @@ class Settings(BaseSettings):
 
     # --- Large and hostile files; the model server (issue 11, items 7 and 8) ---
     ingest_max_chunks_per_file: int = Field(
-        100_000, ge=1, description="A file that splits into more chunks is skipped with the reason (split it)")
+        100_000, ge=1, description="A file that splits into more chunks is skipped with the reason (split it)"
+    )
     ingest_max_office_uncompressed_mb: int = Field(
-        128, ge=1, description="A .docx/.xlsx that expands to more than this (all its zip parts) is refused")
+        128, ge=1, description="A .docx/.xlsx that expands to more than this (all its zip parts) is refused"
+    )
     ingest_max_office_ratio: int = Field(
-        100, ge=2, description="A .docx/.xlsx part over 8 MiB that expands more than this many times is a zip bomb")
+        100, ge=2, description="A .docx/.xlsx part over 8 MiB that expands more than this many times is a zip bomb"
+    )
     serve_response_shape: Literal["lmi", "tgi"] = Field(
-        "lmi", description="serve-model answers like the LMI container ({generated_text}) or TGI ([{...}])")
+        "lmi", description="serve-model answers like the LMI container ({generated_text}) or TGI ([{...}])"
+    )
     serve_max_request_mb: float = Field(6.0, gt=0, description="serve-model refuses larger request bodies (413)")
     serve_socket_timeout_s: float = Field(60.0, gt=0, description="serve-model drops a connection idle this long")
     serve_queue_size: int = Field(16, ge=0, description="serve-model requests that wait for a slot before 429")
@@ -144,11 +147,15 @@ class Settings(BaseSettings):
         if self.opensearch_auth == "sigv4" and not self.aws_region:
             problems.append("DOCENT_OPENSEARCH_AUTH=sigv4 needs DOCENT_AWS_REGION (e.g. eu-west-1).")
         if self.opensearch_service == "aoss" and self.opensearch_auth != "sigv4":
-            problems.append("OpenSearch Serverless (DOCENT_OPENSEARCH_SERVICE=aoss) only accepts DOCENT_OPENSEARCH_AUTH=sigv4.")
+            problems.append(
+                "OpenSearch Serverless (DOCENT_OPENSEARCH_SERVICE=aoss) only accepts DOCENT_OPENSEARCH_AUTH=sigv4."
+            )
         if self.embeddings_backend == "sagemaker" and not self.embeddings_endpoint:
             problems.append("DOCENT_EMBEDDINGS_BACKEND=sagemaker needs DOCENT_EMBEDDINGS_ENDPOINT (the endpoint name).")
         if self.llm_backend == "sagemaker" and not self.sagemaker_rag_endpoint:
-            problems.append("DOCENT_LLM_BACKEND=sagemaker needs DOCENT_SAGEMAKER_RAG_ENDPOINT (the base model's endpoint).")
+            problems.append(
+                "DOCENT_LLM_BACKEND=sagemaker needs DOCENT_SAGEMAKER_RAG_ENDPOINT (the base model's endpoint)."
+            )
         if self.llm_backend == "bedrock" and not self.bedrock_model_id:
             problems.append("DOCENT_LLM_BACKEND=bedrock needs DOCENT_BEDROCK_MODEL_ID.")
         if self.llm_backend == "openai" and not (self.openai_base_url and self.openai_model):

@@ -55,15 +55,24 @@ class OutboxEntry:
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxEntry:
-        return cls(row["seq"], row["op"], row["enqueued_at"], row["attempts"], bool(row["dead"]),
-                   row["last_error"] or "", json.loads(row["payload"]))
+        return cls(
+            row["seq"],
+            row["op"],
+            row["enqueued_at"],
+            row["attempts"],
+            bool(row["dead"]),
+            row["last_error"] or "",
+            json.loads(row["payload"]),
+        )
 
     @property
     def summary(self) -> str:
         """'feedback by bo on turn 1a2b…: "It is four weeks now…"' (what the entry would have written)."""
         p = self.payload
         if self.op == "turn":
-            return f"turn by {p.get('user')} in conversation {str(p.get('session_id'))[:8]}…: {_short(p.get('question'))}"
+            return (
+                f"turn by {p.get('user')} in conversation {str(p.get('session_id'))[:8]}…: {_short(p.get('question'))}"
+            )
         if self.op == "feedback":
             text = p.get("comment") or p.get("corrected_answer") or ""
             return f"{p.get('kind')} by {p.get('reviewer')} on turn {str(p.get('turn_id'))[:8]}…: {_short(text)}"

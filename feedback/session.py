@@ -23,14 +23,26 @@ def turn_from_result(result: AnswerResult, session_id: str, user: str, turn_id: 
     from feedback.records import Turn
 
     return Turn(
-        turn_id=turn_id or uuid.uuid4().hex, session_id=session_id, user=user,
+        turn_id=turn_id or uuid.uuid4().hex,
+        session_id=session_id,
+        user=user,
         created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        question=result.question, answer=result.answer, standalone_question=result.standalone_question,
-        route=result.route, abstained=result.abstained, confidence=result.confidence,
+        question=result.question,
+        answer=result.answer,
+        standalone_question=result.standalone_question,
+        route=result.route,
+        abstained=result.abstained,
+        confidence=result.confidence,
         matched_question=result.matched_question,
-        references=list(result.references), confidence_band=result.confidence_band, notice=result.notice,
-        images=list(result.images), backend=result.backend, model=result.model,
-        index_version=result.index_version, timings_ms=result.timings_ms)
+        references=list(result.references),
+        confidence_band=result.confidence_band,
+        notice=result.notice,
+        images=list(result.images),
+        backend=result.backend,
+        model=result.model,
+        index_version=result.index_version,
+        timings_ms=result.timings_ms,
+    )
 
 
 class ChatSession:

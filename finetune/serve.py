@@ -146,7 +146,8 @@ class ModelServer:
         if tokens + max_new_tokens > limit:
             raise _ClientFault(
                 f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= {limit}. "
-                f"Given: {tokens} `inputs` tokens and {max_new_tokens} `max_new_tokens`")
+                f"Given: {tokens} `inputs` tokens and {max_new_tokens} `max_new_tokens`"
+            )
 
     def _lines(self, pieces: Iterator[str]) -> Iterator[bytes]:
         assert self.handler is not None
@@ -160,8 +161,10 @@ class ModelServer:
             return
         with self._queue_lock:
             if self._waiting >= self.queue_size:
-                raise ServerBusy(f"The model is busy with {self.max_concurrency} requests and {self._waiting} "
-                                 "waiting; try again shortly.")
+                raise ServerBusy(
+                    f"The model is busy with {self.max_concurrency} requests and {self._waiting} "
+                    "waiting; try again shortly."
+                )
             self._waiting += 1
         try:
             got = self.queue_wait_s > 0 and self._slots.acquire(timeout=self.queue_wait_s)
@@ -204,8 +207,9 @@ def _make_request_handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             """One access-log line per request, with the model that answered it."""
             took = (time.perf_counter() - self._started) * 1000 if self._started else 0.0
-            access_log.info('%s "%s" %s model=%s %.0fms', self.address_string(), self.requestline, code,
-                            server.model_name, took)
+            access_log.info(
+                '%s "%s" %s model=%s %.0fms', self.address_string(), self.requestline, code, server.model_name, took
+            )
 
         # --- plumbing -------------------------------------------------------------------------
         def _send(self, status: int, body: bytes, content_type: str = JSON, headers: dict | None = None) -> None:
@@ -260,9 +264,12 @@ def _make_request_handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 return None
             length = int(raw)
             if length > server.max_request_bytes:
-                self._refuse(413, "ValidationError",
-                             f"The request body is {length:,} bytes, over this endpoint's limit of "
-                             f"{server.max_request_bytes:,} bytes; send a shorter prompt or fewer texts.")
+                self._refuse(
+                    413,
+                    "ValidationError",
+                    f"The request body is {length:,} bytes, over this endpoint's limit of "
+                    f"{server.max_request_bytes:,} bytes; send a shorter prompt or fewer texts.",
+                )
                 return None
             try:
                 body = self.rfile.read(length) if length else b""
@@ -283,8 +290,10 @@ def _make_request_handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             if self.path.split("?")[0] == "/ping":
                 status = 503 if server.draining else 200
                 health = "Draining" if server.draining else "Healthy"
-                self._send(status, json.dumps({"status": health, "task": server.task,
-                                               "model": server.model_name}).encode("utf-8"))
+                self._send(
+                    status,
+                    json.dumps({"status": health, "task": server.task, "model": server.model_name}).encode("utf-8"),
+                )
             else:
                 self._send(404, json.dumps({"error": f"No route GET {self.path}; try GET /ping."}).encode("utf-8"))
 
@@ -372,15 +381,19 @@ def _make_request_handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             """Errors in the shapes the SageMaker runtime API returns them."""
             if isinstance(exc, ServerBusy):
                 return self._aws_error(429, "ThrottlingException", str(exc))
-            status, message = (exc.status, str(exc)) if isinstance(exc, _ClientFault) else (500, f"{type(exc).__name__}: {exc}")
+            status, message = (
+                (exc.status, str(exc)) if isinstance(exc, _ClientFault) else (500, f"{type(exc).__name__}: {exc}")
+            )
             if not isinstance(exc, _ClientFault):
                 log.error("model failed: %s", exc, exc_info=exc)
             kind = "client" if status < 500 else "server"
             return self._aws_error(
-                424, "ModelError",
+                424,
+                "ModelError",
                 f'Received {kind} error ({status}) from primary with message "{message}". '
                 "See the model server's log for more information.",
-                OriginalStatusCode=status, OriginalMessage=message,
+                OriginalStatusCode=status,
+                OriginalMessage=message,
             )
 
         def _runtime_invoke(self, body: bytes) -> None:
@@ -406,12 +419,16 @@ def _make_request_handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
                 result = self._run(body)
             except Exception as exc:
                 return self._runtime_failure(exc)
-            self._start_chunked(EVENTSTREAM, {
-                "x-Amzn-Invoked-Production-Variant": server.variant,
-                "X-Amzn-SageMaker-Content-Type": server.handler.stream_content_type,
-            })
-            self._pump(iter([result]) if isinstance(result, bytes) else result, encode_payload_part,
-                       encode_model_stream_error)
+            self._start_chunked(
+                EVENTSTREAM,
+                {
+                    "x-Amzn-Invoked-Production-Variant": server.variant,
+                    "X-Amzn-SageMaker-Content-Type": server.handler.stream_content_type,
+                },
+            )
+            self._pump(
+                iter([result]) if isinstance(result, bytes) else result, encode_payload_part, encode_model_stream_error
+            )
 
     return Handler
 
@@ -438,8 +455,10 @@ class _HTTPServer(ThreadingHTTPServer):
         if not self._connections.acquire(blocking=False):
             try:
                 body = b'{"error": "Too many connections; retry later."}'
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                )
             except OSError:
                 pass
             self.shutdown_request(request)
@@ -561,8 +580,11 @@ def register(app) -> None:
         endpoint_name: str | None = typer.Option(None, "--endpoint-name", help="Only answer this endpoint name"),
         max_concurrency: int = typer.Option(4, "--max-concurrency", help="Requests generated at once"),
         response_shape: str = typer.Option(
-            None, "--response-shape", help="lmi ({generated_text}) or tgi ([{generated_text}]): the container "
-            "this server stands in for (default DOCENT_SERVE_RESPONSE_SHAPE, lmi)"),
+            None,
+            "--response-shape",
+            help="lmi ({generated_text}) or tgi ([{generated_text}]): the container "
+            "this server stands in for (default DOCENT_SERVE_RESPONSE_SHAPE, lmi)",
+        ),
         grace_s: float = typer.Option(60.0, "--grace", help="Seconds the requests in flight get to finish on SIGTERM"),
     ) -> None:
         """Serve a model behind SageMaker's container contract and runtime API (for local testing or hosting).
@@ -576,8 +598,11 @@ def register(app) -> None:
         settings = load_settings()
         shape = response_shape or settings.serve_response_shape
         if task not in ("text-generation", "feature-extraction"):
-            typer.secho(f"--task {task!r} is not supported; use text-generation or feature-extraction.", err=True,
-                        fg=typer.colors.RED)
+            typer.secho(
+                f"--task {task!r} is not supported; use text-generation or feature-extraction.",
+                err=True,
+                fg=typer.colors.RED,
+            )
             raise typer.Exit(2)
         if shape not in ("lmi", "tgi"):
             typer.secho(f"--response-shape {shape!r} is not supported; use lmi or tgi.", err=True, fg=typer.colors.RED)
@@ -585,11 +610,17 @@ def register(app) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         try:
             model_server = load_model(
-                model, task, endpoint_name=endpoint_name, max_concurrency=max_concurrency,  # type: ignore[arg-type]
-                model_name=model_display_name(model), response_shape=shape,
+                model,
+                task,
+                endpoint_name=endpoint_name,
+                max_concurrency=max_concurrency,  # type: ignore[arg-type]
+                model_name=model_display_name(model),
+                response_shape=shape,
                 max_request_bytes=int(settings.serve_max_request_mb * 2**20),
-                socket_timeout_s=settings.serve_socket_timeout_s, queue_size=settings.serve_queue_size,
-                queue_wait_s=settings.serve_queue_wait_s)
+                socket_timeout_s=settings.serve_socket_timeout_s,
+                queue_size=settings.serve_queue_size,
+                queue_wait_s=settings.serve_queue_wait_s,
+            )
         except (LLMError, OSError, ValueError) as exc:
             typer.secho(f"Could not load {model!r} for {task}: {exc}", err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from None

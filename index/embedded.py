@@ -129,16 +129,22 @@ class EmbeddedIndex:
 
     @staticmethod
     def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
-        db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                   (key, value))
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
 
     # -- model -----------------------------------------------------------------------------
     def info(self) -> IndexInfo | None:
         model = self._meta("embedding_model")
         if model is None:
             return None
-        return IndexInfo(embedding_model=model, dim=int(self._meta("dim") or 0),
-                         created_at=self._meta("created_at") or "", version=self._meta("content_version") or "0")
+        return IndexInfo(
+            embedding_model=model,
+            dim=int(self._meta("dim") or 0),
+            created_at=self._meta("created_at") or "",
+            version=self._meta("content_version") or "0",
+        )
 
     def ensure_model(self, embedding_model: str, dim: int) -> IndexInfo:
         with self._tx() as db:
@@ -165,8 +171,9 @@ class EmbeddedIndex:
         rows = self._db().execute("SELECT * FROM sources ORDER BY source").fetchall()
         return {r["source"]: SourceRecord(**dict(r)) for r in rows}
 
-    def replace_source(self, record: SourceRecord, parents: Sequence[Parent], children: Sequence[Child],
-                       vectors: np.ndarray) -> None:
+    def replace_source(
+        self, record: SourceRecord, parents: Sequence[Parent], children: Sequence[Child], vectors: np.ndarray
+    ) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(children) != len(vectors):
             raise ValueError(f"{record.source}: {len(children)} children but {len(vectors)} vectors")
@@ -179,23 +186,57 @@ class EmbeddedIndex:
             self._delete_rows(db, record.source)
             db.executemany(
                 "INSERT INTO parents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(p.id, p.source, p.title, p.kind, json.dumps(p.headings), p.page, p.sheet,
-                  p.rows[0] if p.rows else None, p.rows[1] if p.rows else None, p.anchor, p.url, p.text)
-                 for p in parents])
+                [
+                    (
+                        p.id,
+                        p.source,
+                        p.title,
+                        p.kind,
+                        json.dumps(p.headings),
+                        p.page,
+                        p.sheet,
+                        p.rows[0] if p.rows else None,
+                        p.rows[1] if p.rows else None,
+                        p.anchor,
+                        p.url,
+                        p.text,
+                    )
+                    for p in parents
+                ],
+            )
             for child, vec in zip(children, vectors):
                 cur = db.execute(
                     "INSERT INTO children(id, parent_id, source, kind, title, section, text, vector) "
                     "VALUES (?,?,?,?,?,?,?,?)",
-                    (child.id, child.parent_id, child.source, child.kind, child.title, child.section, child.text,
-                     vec.tobytes()))
+                    (
+                        child.id,
+                        child.parent_id,
+                        child.source,
+                        child.kind,
+                        child.title,
+                        child.section,
+                        child.text,
+                        vec.tobytes(),
+                    ),
+                )
                 rowid = cur.lastrowid
-                db.execute("INSERT INTO children_fts(rowid, title, section, body) VALUES (?,?,?,?)",
-                           (rowid, searchable_text(child.title), searchable_text(child.section),
-                            searchable_text(child.text)))
+                db.execute(
+                    "INSERT INTO children_fts(rowid, title, section, body) VALUES (?,?,?,?)",
+                    (rowid, searchable_text(child.title), searchable_text(child.section), searchable_text(child.text)),
+                )
             record.parents, record.children, record.indexed_at = len(parents), len(children), _now()
-            db.execute("INSERT INTO sources VALUES (?,?,?,?,?,?,?)",
-                       (record.source, record.content_hash, record.kind, record.title, record.parents,
-                        record.children, record.indexed_at))
+            db.execute(
+                "INSERT INTO sources VALUES (?,?,?,?,?,?,?)",
+                (
+                    record.source,
+                    record.content_hash,
+                    record.kind,
+                    record.title,
+                    record.parents,
+                    record.children,
+                    record.indexed_at,
+                ),
+            )
             self._bump_versions(db)
 
     def delete_source(self, source: str) -> None:
@@ -206,7 +247,7 @@ class EmbeddedIndex:
     def _delete_rows(self, db: sqlite3.Connection, source: str) -> bool:
         rowids = [r[0] for r in db.execute("SELECT rowid FROM children WHERE source=?", (source,))]
         for start in range(0, len(rowids), 500):
-            chunk = rowids[start:start + 500]
+            chunk = rowids[start : start + 500]
             db.execute(f"DELETE FROM children_fts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
         db.execute("DELETE FROM children WHERE source=?", (source,))
         db.execute("DELETE FROM parents WHERE source=?", (source,))
@@ -237,8 +278,12 @@ class EmbeddedIndex:
             uid = self._meta("uid")
             if uid:
                 db = self._db()
-                write_manifest(self.path, uid, db.execute("SELECT COUNT(*) FROM sources").fetchone()[0],
-                               db.execute("SELECT COUNT(*) FROM children").fetchone()[0])
+                write_manifest(
+                    self.path,
+                    uid,
+                    db.execute("SELECT COUNT(*) FROM sources").fetchone()[0],
+                    db.execute("SELECT COUNT(*) FROM children").fetchone()[0],
+                )
 
     def health(self) -> list[str]:
         """Problems a person should know about: a lost database, a vector file rebuilt from SQLite."""
@@ -282,7 +327,8 @@ class EmbeddedIndex:
                 self._save_vectors()
                 self._notices.append(
                     f"{self.faiss_path} could not be read, so the vector index was rebuilt from "
-                    f"{self.db_path} ({self._faiss.ntotal} vectors); nothing was lost.")
+                    f"{self.db_path} ({self._faiss.ntotal} vectors); nothing was lost."
+                )
                 log.warning(self._notices[-1])
             self._faiss_version = version
             return self._faiss
@@ -296,8 +342,12 @@ class EmbeddedIndex:
             faiss.downcast_index(index.index).hnsw.efSearch = HNSW_EF_SEARCH
             return index
         except Exception as exc:  # noqa: BLE001 - faiss raises RuntimeError, a wrong type AttributeError
-            log.warning("%s is unreadable (%s): rebuilding it from %s", self.faiss_path,
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.db_path)
+            log.warning(
+                "%s is unreadable (%s): rebuilding it from %s",
+                self.faiss_path,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                self.db_path,
+            )
             return None
 
     def _catch_up(self, index) -> None:
@@ -305,8 +355,9 @@ class EmbeddedIndex:
         dim = info.dim if info else 0
         ids: list[int] = []
         blobs: list[bytes] = []
-        rows = self._db().execute("SELECT rowid, vector FROM children WHERE rowid > ? ORDER BY rowid",
-                                  (self._max_rowid,))
+        rows = self._db().execute(
+            "SELECT rowid, vector FROM children WHERE rowid > ? ORDER BY rowid", (self._max_rowid,)
+        )
         for rowid, blob in rows:
             ids.append(rowid)
             blobs.append(blob)
@@ -352,7 +403,9 @@ class EmbeddedIndex:
         db = self._db()
         for term in terms:
             if term not in self._df_cache:
-                row = db.execute("SELECT COUNT(*) FROM children_fts WHERE children_fts MATCH ?", (f'"{term}"',)).fetchone()
+                row = db.execute(
+                    "SELECT COUNT(*) FROM children_fts WHERE children_fts MATCH ?", (f'"{term}"',)
+                ).fetchone()
                 self._df_cache[term] = int(row[0])
         total = db.execute("SELECT COUNT(*) FROM children").fetchone()[0]
         return {t: self._df_cache[t] for t in terms}, total
@@ -373,14 +426,18 @@ class EmbeddedIndex:
         weights = ", ".join(map(str, BM25_WEIGHTS))
         if filters:
             where, args = self._filter_sql(filters)
-            sql = (f"SELECT c.id, c.parent_id, bm25(children_fts, {weights}) AS s "
-                   f"FROM children_fts JOIN children c ON c.rowid = children_fts.rowid "
-                   f"WHERE children_fts MATCH ?{where} ORDER BY s LIMIT ?")
+            sql = (
+                f"SELECT c.id, c.parent_id, bm25(children_fts, {weights}) AS s "
+                f"FROM children_fts JOIN children c ON c.rowid = children_fts.rowid "
+                f"WHERE children_fts MATCH ?{where} ORDER BY s LIMIT ?"
+            )
             rows = self._db().execute(sql, [match, *args, k]).fetchall()
         else:  # rank first, join only the top k
-            sql = (f"SELECT c.id, c.parent_id, f.s FROM (SELECT rowid, bm25(children_fts, {weights}) AS s "
-                   f"FROM children_fts WHERE children_fts MATCH ? ORDER BY s LIMIT ?) f "
-                   f"JOIN children c ON c.rowid = f.rowid ORDER BY f.s")
+            sql = (
+                f"SELECT c.id, c.parent_id, f.s FROM (SELECT rowid, bm25(children_fts, {weights}) AS s "
+                f"FROM children_fts WHERE children_fts MATCH ? ORDER BY s LIMIT ?) f "
+                f"JOIN children c ON c.rowid = f.rowid ORDER BY f.s"
+            )
             rows = self._db().execute(sql, [match, k]).fetchall()
         return [ChildHit(r[0], r[1], -float(r[2])) for r in rows]
 
@@ -399,40 +456,65 @@ class EmbeddedIndex:
             allowed = [r[0] for r in self._db().execute(f"SELECT rowid FROM children c WHERE 1=1{where}", args)]
             if not allowed:
                 return []
-            params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)),
-                                                efSearch=max(HNSW_EF_SEARCH, fetch))
+            params = faiss.SearchParametersHNSW(
+                sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)), efSearch=max(HNSW_EF_SEARCH, fetch)
+            )
         scores, ids = index.search(query, fetch, params=params) if params else index.search(query, fetch)
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if not pairs:
             return []
         placeholders = ",".join("?" * len(pairs))
-        found = {r[0]: (r[1], r[2]) for r in self._db().execute(
-            f"SELECT rowid, id, parent_id FROM children WHERE rowid IN ({placeholders})", [p[0] for p in pairs])}
+        found = {
+            r[0]: (r[1], r[2])
+            for r in self._db().execute(
+                f"SELECT rowid, id, parent_id FROM children WHERE rowid IN ({placeholders})", [p[0] for p in pairs]
+            )
+        }
         hits = [ChildHit(found[i][0], found[i][1], s) for i, s in pairs if i in found]
         return hits[:k]
 
-    def candidates(self, query: str, vector: np.ndarray, k: int,
-                   filters: Filters | None = None) -> tuple[list[ChildHit], list[ChildHit]]:
+    def candidates(
+        self, query: str, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> tuple[list[ChildHit], list[ChildHit]]:
         return self.lexical(query, k, filters), self.dense(vector, k, filters)
 
     def get_parents(self, ids: Sequence[str]) -> dict[str, Parent]:
         out: dict[str, Parent] = {}
         for chunk in _chunks(list(dict.fromkeys(ids)), 500):
-            rows = self._db().execute(
-                f"SELECT * FROM parents WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            rows = (
+                self._db()
+                .execute(f"SELECT * FROM parents WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                .fetchall()
+            )
             for r in rows:
                 rows_range = (r["row_start"], r["row_end"]) if r["row_start"] is not None else None
-                out[r["id"]] = Parent(id=r["id"], source=r["source"], title=r["title"], text=r["text"],
-                                      kind=r["kind"], headings=json.loads(r["headings"] or "[]"), page=r["page"],
-                                      sheet=r["sheet"], rows=rows_range, anchor=r["anchor"], url=r["url"])
+                out[r["id"]] = Parent(
+                    id=r["id"],
+                    source=r["source"],
+                    title=r["title"],
+                    text=r["text"],
+                    kind=r["kind"],
+                    headings=json.loads(r["headings"] or "[]"),
+                    page=r["page"],
+                    sheet=r["sheet"],
+                    rows=rows_range,
+                    anchor=r["anchor"],
+                    url=r["url"],
+                )
         return out
 
     def get_children(self, ids: Sequence[str]) -> dict[str, Child]:
         out: dict[str, Child] = {}
         for chunk in _chunks(list(dict.fromkeys(ids)), 500):
-            rows = self._db().execute(
-                "SELECT id, parent_id, source, kind, title, section, text FROM children "
-                f"WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            rows = (
+                self._db()
+                .execute(
+                    "SELECT id, parent_id, source, kind, title, section, text FROM children "
+                    f"WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                .fetchall()
+            )
             for r in rows:
                 out[r["id"]] = Child(**dict(r))
         return out
@@ -441,8 +523,11 @@ class EmbeddedIndex:
         """The stored vectors of the given children (used as retrieval evidence by the router)."""
         out: dict[str, np.ndarray] = {}
         for chunk in _chunks(list(dict.fromkeys(ids)), 500):
-            rows = self._db().execute(
-                f"SELECT id, vector FROM children WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            rows = (
+                self._db()
+                .execute(f"SELECT id, vector FROM children WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                .fetchall()
+            )
             for r in rows:
                 out[r[0]] = np.frombuffer(r[1], dtype=np.float32)
         return out
@@ -451,9 +536,15 @@ class EmbeddedIndex:
         """All children of the given parents, in order (used for contextual compression)."""
         out: dict[str, list[Child]] = {}
         for chunk in _chunks(list(dict.fromkeys(parent_ids)), 500):
-            rows = self._db().execute(
-                "SELECT id, parent_id, source, kind, title, section, text FROM children "
-                f"WHERE parent_id IN ({','.join('?' * len(chunk))}) ORDER BY rowid", chunk).fetchall()
+            rows = (
+                self._db()
+                .execute(
+                    "SELECT id, parent_id, source, kind, title, section, text FROM children "
+                    f"WHERE parent_id IN ({','.join('?' * len(chunk))}) ORDER BY rowid",
+                    chunk,
+                )
+                .fetchall()
+            )
             for r in rows:
                 out.setdefault(r["parent_id"], []).append(Child(**dict(r)))
         return out
@@ -469,9 +560,14 @@ class EmbeddedIndex:
         if len(term) < 4 or not term.isalnum():
             return []
         prefix = term[:3]
-        rows = self._db().execute(
-            "SELECT term FROM children_vocab WHERE term >= ? AND term < ? ORDER BY doc DESC LIMIT ?",
-            (prefix, prefix + "\uffff", limit * 20)).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                "SELECT term FROM children_vocab WHERE term >= ? AND term < ? ORDER BY doc DESC LIMIT ?",
+                (prefix, prefix + "\uffff", limit * 20),
+            )
+            .fetchall()
+        )
         return [r[0] for r in rows][: limit * 20]
 
     def stats(self) -> IndexStats:
@@ -494,4 +590,4 @@ class EmbeddedIndex:
 
 def _chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

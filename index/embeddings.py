@@ -77,8 +77,13 @@ class LocalEmbeddings:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
-        vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False)
+        vectors = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return _normalise(vectors)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -125,9 +130,10 @@ class CachedEmbeddings:
         with self._lock:
             unique = list(dict.fromkeys(keys))
             for start in range(0, len(unique), 500):
-                chunk = unique[start:start + 500]
+                chunk = unique[start : start + 500]
                 rows = self._db.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                )
                 for key, blob in rows:
                     found[key] = np.frombuffer(blob, dtype=np.float32)
         missing = [i for i, k in enumerate(keys) if k not in found]
@@ -137,8 +143,10 @@ class CachedEmbeddings:
             vectors = self.inner.embed_documents([text_of[k] for k in todo])
             with self._lock:
                 self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                     [(k, v.astype(np.float32).tobytes()) for k, v in zip(todo, vectors)])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                    [(k, v.astype(np.float32).tobytes()) for k, v in zip(todo, vectors)],
+                )
                 self._db.execute("COMMIT")
             found.update(zip(todo, vectors))
         self.hits += len(keys) - len(missing)

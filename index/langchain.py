@@ -53,7 +53,8 @@ class LangChainEmbedder:
         size = getattr(embeddings, "size", None)
         model = getattr(embeddings, "model", None) or getattr(embeddings, "model_name", None)
         self.model_id = model_id or f"langchain:{type(embeddings).__name__}" + (f":{model}" if model else "") + (
-            f":{size}" if size else "")
+            f":{size}" if size else ""
+        )
         self.dim = dim or (size if isinstance(size, int) else len(embeddings.embed_query("dimension probe")))
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -92,10 +93,15 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 def document_from_parent(parent: Parent) -> Document:
     """LangChain metadata as it was added, or a Docent parent's locator fields."""
     if parent.anchor and parent.anchor.startswith(METADATA_MARK):
-        metadata = json.loads(parent.anchor[len(METADATA_MARK):])
+        metadata = json.loads(parent.anchor[len(METADATA_MARK) :])
     else:
-        metadata = {"source": parent.source, "title": parent.title, "kind": parent.kind, "section": parent.section,
-                    "locator": parent.locator()}
+        metadata = {
+            "source": parent.source,
+            "title": parent.title,
+            "kind": parent.kind,
+            "section": parent.section,
+            "locator": parent.locator(),
+        }
         for key in ("page", "sheet", "url", "anchor"):
             if getattr(parent, key) is not None:
                 metadata[key] = getattr(parent, key)
@@ -152,8 +158,9 @@ class DocentVectorStore(VectorStore):
         return self._embeddings
 
     # -- writes ----------------------------------------------------------------------------------
-    def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
-                  ids: list[str] | None = None, **kwargs: Any) -> list[str]:
+    def add_texts(
+        self, texts: Iterable[str], metadatas: list[dict] | None = None, *, ids: list[str] | None = None, **kwargs: Any
+    ) -> list[str]:
         texts = list(texts)
         metadatas = list(metadatas) if metadatas is not None else [{} for _ in texts]
         if len(metadatas) != len(texts):
@@ -178,7 +185,9 @@ class DocentVectorStore(VectorStore):
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         if ids is None:
-            raise ValueError("DocentVectorStore.delete needs the ids to delete; to empty the index, delete its sources.")
+            raise ValueError(
+                "DocentVectorStore.delete needs the ids to delete; to empty the index, delete its sources."
+            )
         for doc_id in ids:
             self.index.delete_source(f"{SOURCE_PREFIX}{doc_id}")
         return True
@@ -188,8 +197,9 @@ class DocentVectorStore(VectorStore):
         return [document_from_parent(parents[i]) for i in dict.fromkeys(ids) if i in parents]
 
     # -- search ----------------------------------------------------------------------------------
-    def _search(self, query: str, vector: np.ndarray, k: int,
-                filter: dict[str, Any] | None) -> list[tuple[Document, float]]:
+    def _search(
+        self, query: str, vector: np.ndarray, k: int, filter: dict[str, Any] | None
+    ) -> list[tuple[Document, float]]:
         fetch = k * self.overfetch if filter else k
         _, dense = self.index.candidates(query, np.asarray(vector, dtype=np.float32), fetch, pushdown_filters(filter))
         best: dict[str, float] = {}
@@ -205,17 +215,20 @@ class DocentVectorStore(VectorStore):
                     out.append((doc, score))
         return out[:k]
 
-    def similarity_search_with_score(self, query: str, k: int = 4, filter: dict[str, Any] | None = None,
-                                     **kwargs: Any) -> list[tuple[Document, float]]:
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
         """Documents with the index's dense similarity (cosine for unit vectors; higher is closer)."""
         return self._search(query, self.embedder.embed_query(query), k, filter)
 
-    def similarity_search(self, query: str, k: int = 4, filter: dict[str, Any] | None = None,
-                          **kwargs: Any) -> list[Document]:
+    def similarity_search(
+        self, query: str, k: int = 4, filter: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[Document]:
         return [doc for doc, _ in self.similarity_search_with_score(query, k, filter)]
 
-    def similarity_search_by_vector(self, embedding: list[float], k: int = 4, filter: dict[str, Any] | None = None,
-                                    **kwargs: Any) -> list[Document]:
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[Document]:
         vector = _unit_rows(np.asarray(embedding, dtype=np.float32))[0]
         return [doc for doc, _ in self._search("", vector, k, filter)]
 
@@ -223,9 +236,16 @@ class DocentVectorStore(VectorStore):
         return lambda score: max(0.0, min(1.0, float(score)))
 
     @classmethod
-    def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict] | None = None, *,
-                   ids: list[str] | None = None, index: KnowledgeIndex | None = None,
-                   **kwargs: Any) -> DocentVectorStore:
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        index: KnowledgeIndex | None = None,
+        **kwargs: Any,
+    ) -> DocentVectorStore:
         """Build a store over `index` (e.g. `index.factory.open_index(settings)`) and add `texts`."""
         if index is None:
             raise ValueError("DocentVectorStore.from_texts needs index=...: pass index.factory.open_index(settings).")
@@ -250,8 +270,14 @@ class DocentRetriever(BaseRetriever):
     filters: dict[str, Any] | None = None
     candidates: int = 60
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
-                                k: int | None = None, filters: Filters | None = None) -> list[Document]:
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> list[Document]:
         from index.retrieval import HybridRetriever
 
         hybrid = HybridRetriever(self.index, as_embedder(self.embedder), candidates=self.candidates)
@@ -259,7 +285,11 @@ class DocentRetriever(BaseRetriever):
         out = []
         for passage in passages:
             doc = document_from_parent(passage.parent)
-            doc.metadata = {**doc.metadata, "score": passage.score, "dense_score": passage.dense_score,
-                            "lexical_score": passage.lexical_score}
+            doc.metadata = {
+                **doc.metadata,
+                "score": passage.score,
+                "dense_score": passage.dense_score,
+                "lexical_score": passage.lexical_score,
+            }
             out.append(doc)
         return out

@@ -81,9 +81,12 @@ def build_client(settings, connection: str = "requests"):
     if not settings.opensearch_url:
         raise OpenSearchIndexError("DOCENT_OPENSEARCH_URL is not set: point it at the domain or collection endpoint.")
     kwargs: dict[str, Any] = {
-        "hosts": [settings.opensearch_url], "verify_certs": settings.opensearch_verify_certs,
+        "hosts": [settings.opensearch_url],
+        "verify_certs": settings.opensearch_verify_certs,
         "connection_class": RequestsHttpConnection if connection == "requests" else Urllib3HttpConnection,
-        "timeout": 30, "max_retries": 3, "retry_on_timeout": True
+        "timeout": 30,
+        "max_retries": 3,
+        "retry_on_timeout": True,
     }
     if settings.opensearch_auth == "basic":
         kwargs["http_auth"] = (settings.opensearch_username, settings.opensearch_password.get_secret_value())
@@ -95,7 +98,8 @@ def build_client(settings, connection: str = "requests"):
         if credentials is None:
             raise OpenSearchIndexError(
                 f"DOCENT_OPENSEARCH_AUTH=sigv4 but no AWS credentials were found for {settings.opensearch_url}: "
-                "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or attach an IAM role.")
+                "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or attach an IAM role."
+            )
         signer = AWSV4SignerAuth if connection == "requests" else Urllib3AWSV4SignerAuth
         kwargs["http_auth"] = signer(credentials, settings.aws_region, settings.opensearch_service)
     return OpenSearch(**kwargs)
@@ -112,19 +116,31 @@ class OpenSearchIndex:
 
     backend = "opensearch"
 
-    def __init__(self, client=None, index_name: str | None = None, settings=None, *,
-                 serverless: bool | None = None, engine: str | None = None, endpoint: str | None = None):
+    def __init__(
+        self,
+        client=None,
+        index_name: str | None = None,
+        settings=None,
+        *,
+        serverless: bool | None = None,
+        engine: str | None = None,
+        endpoint: str | None = None,
+    ):
         if client is None and settings is None:
-            raise ConfigError("OpenSearchIndex needs the settings (DOCENT_OPENSEARCH_*) or a ready client; "
-                              "open it with index.factory.open_index(settings).")
+            raise ConfigError(
+                "OpenSearchIndex needs the settings (DOCENT_OPENSEARCH_*) or a ready client; "
+                "open it with index.factory.open_index(settings)."
+            )
         self.client = client if client is not None else build_client(settings)
         self.name = index_name or (settings.opensearch_index if settings else "docent-chunks")
-        self.serverless = serverless if serverless is not None else bool(
-            settings and settings.opensearch_service == "aoss")
+        self.serverless = (
+            serverless if serverless is not None else bool(settings and settings.opensearch_service == "aoss")
+        )
         # Serverless vector collections build HNSW with faiss only; lucene filters best elsewhere.
         self.engine = engine or ("faiss" if self.serverless else "lucene")
-        self.endpoint = endpoint or (settings.opensearch_url if settings and settings.opensearch_url else
-                                     _endpoint_of(self.client))
+        self.endpoint = endpoint or (
+            settings.opensearch_url if settings and settings.opensearch_url else _endpoint_of(self.client)
+        )
         self.children_index = self.name
         self.parents_index = f"{self.name}-parents"
         self.sources_index = f"{self.name}-sources"
@@ -141,22 +157,28 @@ class OpenSearchIndex:
         except exc.AuthenticationException as e:
             raise OpenSearchIndexError(
                 f"{where} rejected the credentials while trying to {action} (HTTP 401): check "
-                "DOCENT_OPENSEARCH_AUTH and the username/password or AWS credentials.") from e
+                "DOCENT_OPENSEARCH_AUTH and the username/password or AWS credentials."
+            ) from e
         except exc.AuthorizationException as e:
             raise OpenSearchIndexError(
                 f"{where} refused to {action} (HTTP 403): check the IAM policy or data access policy "
-                "(docs/opensearch.md lists the permissions) and DOCENT_AWS_REGION / DOCENT_OPENSEARCH_SERVICE.") from e
+                "(docs/opensearch.md lists the permissions) and DOCENT_AWS_REGION / DOCENT_OPENSEARCH_SERVICE."
+            ) from e
         except exc.NotFoundError as e:
             raise OpenSearchIndexError(
                 f"{where}: an index is missing while trying to {action}: run `docent ingest` to create it, "
-                "or check DOCENT_OPENSEARCH_INDEX.") from e
+                "or check DOCENT_OPENSEARCH_INDEX."
+            ) from e
         except exc.ConnectionError as e:
             raise OpenSearchIndexError(
                 f"{where} could not be reached to {action}: check DOCENT_OPENSEARCH_URL, the network path "
-                f"(VPC, security group) and DOCENT_OPENSEARCH_VERIFY_CERTS ({e.__class__.__name__}).") from e
+                f"(VPC, security group) and DOCENT_OPENSEARCH_VERIFY_CERTS ({e.__class__.__name__})."
+            ) from e
         except BulkIndexError as e:
             first = e.errors[0] if e.errors else {}
-            raise OpenSearchIndexError(f"{where}: {len(e.errors)} document(s) failed to {action}; first: {first}") from e
+            raise OpenSearchIndexError(
+                f"{where}: {len(e.errors)} document(s) failed to {action}; first: {first}"
+            ) from e
         except exc.TransportError as e:
             raise OpenSearchIndexError(f"{where} failed to {action}: HTTP {e.status_code} {e.error} {e.info}") from e
 
@@ -174,15 +196,24 @@ class OpenSearchIndex:
         meta = self._meta()
         if meta is None:
             return None
-        return IndexInfo(embedding_model=meta["embedding_model"], dim=int(meta["dim"]),
-                         created_at=meta.get("created_at", ""), version=meta.get("version", ""))
+        return IndexInfo(
+            embedding_model=meta["embedding_model"],
+            dim=int(meta["dim"]),
+            created_at=meta.get("created_at", ""),
+            version=meta.get("version", ""),
+        )
 
     def ensure_model(self, embedding_model: str, dim: int) -> IndexInfo:
         info = self.info()
         if info is None:
             self._create_indices(dim)
-            meta = {"doc_type": "meta", "embedding_model": embedding_model, "dim": dim,
-                    "created_at": _now(), "version": uuid.uuid4().hex}
+            meta = {
+                "doc_type": "meta",
+                "embedding_model": embedding_model,
+                "dim": dim,
+                "created_at": _now(),
+                "version": uuid.uuid4().hex,
+            }
             with self._errors("write the index metadata"):
                 self.client.index(index=self.sources_index, id=META_ID, body=meta)
             self._refresh(self.sources_index)
@@ -192,12 +223,16 @@ class OpenSearchIndex:
                 f"The OpenSearch index '{self.name}' at {self.endpoint} was built with the embedding model "
                 f"'{info.embedding_model}' ({info.dim} dimensions), not '{embedding_model}' ({dim}). Set "
                 f"DOCENT_EMBEDDINGS_MODEL back to '{info.embedding_model}', or use a new DOCENT_OPENSEARCH_INDEX "
-                "and run `docent ingest` again.")
+                "and run `docent ingest` again."
+            )
         return info
 
     def _create_indices(self, dim: int) -> None:
-        bodies = {self.children_index: children_index_body(dim, self.engine),
-                  self.parents_index: parents_index_body(), self.sources_index: sources_index_body()}
+        bodies = {
+            self.children_index: children_index_body(dim, self.engine),
+            self.parents_index: parents_index_body(),
+            self.sources_index: sources_index_body(),
+        }
         for name, body in bodies.items():
             with self._errors(f"create the index '{name}'"):
                 if not self.client.indices.exists(index=name):
@@ -219,8 +254,9 @@ class OpenSearchIndex:
             out[doc["source"]] = SourceRecord(**doc)
         return dict(sorted(out.items()))
 
-    def replace_source(self, record: SourceRecord, parents: Sequence[Parent], children: Sequence[Child],
-                       vectors: np.ndarray) -> None:
+    def replace_source(
+        self, record: SourceRecord, parents: Sequence[Parent], children: Sequence[Child], vectors: np.ndarray
+    ) -> None:
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(children) != len(vectors):
             raise ValueError(f"{record.source}: {len(children)} children but {len(vectors)} vectors")
@@ -232,15 +268,24 @@ class OpenSearchIndex:
         generation = uuid.uuid4().hex
         actions: list[dict[str, Any]] = [
             {"_op_type": "index", "_index": self.parents_index, "_id": p.id, "_source": parent_doc(p, generation)}
-            for p in parents]
-        actions += [{"_op_type": "index", "_index": self.children_index, "_id": c.id,
-                     "_source": child_doc(c, _unit(v), generation)} for c, v in zip(children, vectors, strict=True)]
+            for p in parents
+        ]
+        actions += [
+            {
+                "_op_type": "index",
+                "_index": self.children_index,
+                "_id": c.id,
+                "_source": child_doc(c, _unit(v), generation),
+            }
+            for c, v in zip(children, vectors, strict=True)
+        ]
         self._bulk(actions, f"index the source '{record.source}'")
         self._delete_matching(stale_query(record.source, generation), f"remove old parts of '{record.source}'")
         record.parents, record.children, record.indexed_at = len(parents), len(children), _now()
         with self._errors(f"write the source record of '{record.source}'"):
-            self.client.index(index=self.sources_index, id=record.source,
-                              body={"doc_type": "source", **record.__dict__})
+            self.client.index(
+                index=self.sources_index, id=record.source, body={"doc_type": "source", **record.__dict__}
+            )
         self._bump_version()
         self._refresh(self.children_index, self.parents_index, self.sources_index)
 
@@ -259,20 +304,32 @@ class OpenSearchIndex:
         if not actions:
             return
         with self._errors(action):
-            helpers.bulk(self.client, actions, chunk_size=BULK_CHUNK, max_chunk_bytes=20 * 1024 * 1024,
-                         ignore_status=ignore_status)
+            helpers.bulk(
+                self.client,
+                actions,
+                chunk_size=BULK_CHUNK,
+                max_chunk_bytes=20 * 1024 * 1024,
+                ignore_status=ignore_status,
+            )
 
     def _delete_matching(self, query: dict[str, Any], action: str) -> None:
         indices = [self.children_index, self.parents_index]
         if not self.serverless:
             with self._errors(action):
-                self.client.delete_by_query(index=",".join(indices), body={"query": query}, conflicts="proceed",
-                                            refresh=True, ignore_unavailable=True)
+                self.client.delete_by_query(
+                    index=",".join(indices),
+                    body={"query": query},
+                    conflicts="proceed",
+                    refresh=True,
+                    ignore_unavailable=True,
+                )
             return
         # Serverless has no _delete_by_query: page through the ids and bulk-delete them.
         for index in indices:
-            deletes = [{"_op_type": "delete", "_index": index, "_id": hit["_id"]}
-                       for hit in self._scan(index, query, "doc_id", False)]
+            deletes = [
+                {"_op_type": "delete", "_index": index, "_id": hit["_id"]}
+                for hit in self._scan(index, query, "doc_id", False)
+            ]
             self._bulk(deletes, action, ignore_status=(404,))
 
     def _scan(self, index: str, query: dict[str, Any], sort_field: str, source: bool) -> Iterator[dict[str, Any]]:
@@ -291,8 +348,9 @@ class OpenSearchIndex:
             after = hits[-1]["sort"]
 
     # -- reads ---------------------------------------------------------------------------------
-    def candidates(self, query: str, vector: np.ndarray, k: int,
-                   filters: Filters | None = None) -> tuple[list[ChildHit], list[ChildHit]]:
+    def candidates(
+        self, query: str, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> tuple[list[ChildHit], list[ChildHit]]:
         header = {"index": self.children_index}
         lexical = lexical_body(query, k, filters)
         body = [header, dense_body(vector, k, filters)]
@@ -308,7 +366,8 @@ class OpenSearchIndex:
                     out.append([])  # nothing ingested yet
                     continue
                 raise OpenSearchIndexError(
-                    f"OpenSearch at {self.endpoint} (index '{self.name}') failed a search: {error}")
+                    f"OpenSearch at {self.endpoint} (index '{self.name}') failed a search: {error}"
+                )
             out.append(hits_from_response(response))
         dense = [ChildHit(h.child_id, h.parent_id, knn_score_to_cosine(h.score, self.engine)) for h in out[-1]]
         return (out[0] if lexical is not None else []), dense
@@ -317,8 +376,7 @@ class OpenSearchIndex:
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), BULK_CHUNK):
             with self._errors(f"fetch documents from '{index}'"):
-                response = self.client.mget(index=index, body={"ids": unique[start:start + BULK_CHUNK]},
-                                            ignore=[404])
+                response = self.client.mget(index=index, body={"ids": unique[start : start + BULK_CHUNK]}, ignore=[404])
             yield from (d["_source"] for d in response.get("docs", []) if d.get("found"))
 
     def get_parents(self, ids: Sequence[str]) -> dict[str, Parent]:
@@ -360,8 +418,7 @@ class OpenSearchIndex:
         if len(term) < 4 or not term.isalnum():
             return []
         with self._errors("look up similar terms"):
-            response = self.client.search(index=self.children_index, body=similar_terms_body(term, limit),
-                                          ignore=[404])
+            response = self.client.search(index=self.children_index, body=similar_terms_body(term, limit), ignore=[404])
         return similar_terms_from_response(response)
 
     def child_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -370,9 +427,12 @@ class OpenSearchIndex:
         out: dict[str, np.ndarray] = {}
         for start in range(0, len(unique), BULK_CHUNK):
             with self._errors(f"fetch vectors from '{self.children_index}'"):
-                response = self.client.mget(index=self.children_index, ignore=[404],
-                                            body={"ids": unique[start:start + BULK_CHUNK]},
-                                            params={"_source_includes": "doc_id,embedding"})
+                response = self.client.mget(
+                    index=self.children_index,
+                    ignore=[404],
+                    body={"ids": unique[start : start + BULK_CHUNK]},
+                    params={"_source_includes": "doc_id,embedding"},
+                )
             out.update(vectors_from_docs([d["_source"] for d in response.get("docs", []) if d.get("found")]))
         return out
 
@@ -387,8 +447,9 @@ class OpenSearchIndex:
         if self.serverless or self.engine == "lucene":
             return
         with self._errors("warm up the k-NN index"):
-            self.client.transport.perform_request("GET", f"/_plugins/_knn/warmup/{self.children_index}",
-                                                  params={"ignore": 404})
+            self.client.transport.perform_request(
+                "GET", f"/_plugins/_knn/warmup/{self.children_index}", params={"ignore": 404}
+            )
 
     def drop(self) -> None:
         """Delete the three indices (tests, or starting over with another embedding model)."""

@@ -127,38 +127,70 @@ def dense_body(vector: np.ndarray, k: int, filters: Filters | None = None) -> di
 
 def child_doc(child: Child, vector: np.ndarray, generation: str) -> dict[str, Any]:
     return {
-        "doc_id": child.id, "parent_id": child.parent_id, "source": child.source, "kind": child.kind,
-        "title": child.title, "section": child.section, "text": child.text,
+        "doc_id": child.id,
+        "parent_id": child.parent_id,
+        "source": child.source,
+        "kind": child.kind,
+        "title": child.title,
+        "section": child.section,
+        "text": child.text,
         "identifiers": " ".join(identifier_parts(f"{child.title} {child.section} {child.text}")),
-        "generation": generation, "embedding": vector.tolist(),
+        "generation": generation,
+        "embedding": vector.tolist(),
     }
 
 
 def parent_doc(parent: Parent, generation: str) -> dict[str, Any]:
     return {
-        "doc_id": parent.id, "source": parent.source, "title": parent.title, "text": parent.text,
-        "kind": parent.kind, "headings": list(parent.headings), "page": parent.page, "sheet": parent.sheet,
-        "rows": list(parent.rows) if parent.rows else None, "anchor": parent.anchor, "url": parent.url,
+        "doc_id": parent.id,
+        "source": parent.source,
+        "title": parent.title,
+        "text": parent.text,
+        "kind": parent.kind,
+        "headings": list(parent.headings),
+        "page": parent.page,
+        "sheet": parent.sheet,
+        "rows": list(parent.rows) if parent.rows else None,
+        "anchor": parent.anchor,
+        "url": parent.url,
         "generation": generation,
     }
 
 
 def parent_from_source(doc: dict[str, Any]) -> Parent:
     rows = doc.get("rows")
-    return Parent(id=doc["doc_id"], source=doc["source"], title=doc.get("title", ""), text=doc.get("text", ""),
-                  kind=doc.get("kind", "text"), headings=list(doc.get("headings") or []), page=doc.get("page"),
-                  sheet=doc.get("sheet"), rows=(int(rows[0]), int(rows[1])) if rows else None,
-                  anchor=doc.get("anchor"), url=doc.get("url"))
+    return Parent(
+        id=doc["doc_id"],
+        source=doc["source"],
+        title=doc.get("title", ""),
+        text=doc.get("text", ""),
+        kind=doc.get("kind", "text"),
+        headings=list(doc.get("headings") or []),
+        page=doc.get("page"),
+        sheet=doc.get("sheet"),
+        rows=(int(rows[0]), int(rows[1])) if rows else None,
+        anchor=doc.get("anchor"),
+        url=doc.get("url"),
+    )
 
 
 def child_from_source(doc: dict[str, Any]) -> Child:
-    return Child(id=doc["doc_id"], parent_id=doc["parent_id"], source=doc["source"], kind=doc.get("kind", "text"),
-                 title=doc.get("title", ""), section=doc.get("section", ""), text=doc.get("text", ""))
+    return Child(
+        id=doc["doc_id"],
+        parent_id=doc["parent_id"],
+        source=doc["source"],
+        kind=doc.get("kind", "text"),
+        title=doc.get("title", ""),
+        section=doc.get("section", ""),
+        text=doc.get("text", ""),
+    )
 
 
 def hits_from_response(response: dict[str, Any]) -> list[ChildHit]:
-    return [ChildHit(h["_id"], h["_source"]["parent_id"], float(h["_score"]))
-            for h in response.get("hits", {}).get("hits", [])]
+    return [
+        ChildHit(h["_id"], h["_source"]["parent_id"], float(h["_score"]))
+        for h in response.get("hits", {}).get("hits", [])
+    ]
 
 
 def knn_score_to_cosine(score: float, engine: str) -> float:
@@ -199,9 +231,15 @@ def term_stats_body(terms: list[str]) -> dict[str, Any]:
         "size": 0,
         "track_total_hits": True,
         "query": {"match_all": {}},
-        "aggs": {"df": {"filters": {"filters": {
-            str(i): {"multi_match": {"query": term, "fields": TEXT_FIELDS}} for i, term in enumerate(terms)
-        }}}},
+        "aggs": {
+            "df": {
+                "filters": {
+                    "filters": {
+                        str(i): {"multi_match": {"query": term, "fields": TEXT_FIELDS}} for i, term in enumerate(terms)
+                    }
+                }
+            }
+        },
     }
 
 
@@ -216,9 +254,20 @@ def similar_terms_body(term: str, limit: int) -> dict[str, Any]:
     """Indexed terms close to `term` (typo candidates) from the `term` suggester on the body text."""
     return {
         "size": 0,
-        "suggest": {"near": {"text": term, "term": {
-            "field": "text", "suggest_mode": "always", "max_edits": 2, "prefix_length": 1,
-            "min_word_length": 4, "size": limit, "sort": "frequency"}}},
+        "suggest": {
+            "near": {
+                "text": term,
+                "term": {
+                    "field": "text",
+                    "suggest_mode": "always",
+                    "max_edits": 2,
+                    "prefix_length": 1,
+                    "min_word_length": 4,
+                    "size": limit,
+                    "sort": "frequency",
+                },
+            }
+        },
     }
 
 

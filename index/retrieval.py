@@ -40,19 +40,22 @@ class RetrievalResult:
 class HybridRetriever:
     """Embed once, ask the index for lexical and dense candidates, fuse, return parents."""
 
-    def __init__(self, index: KnowledgeIndex, embedder: Embedder, candidates: int = 60,
-                 weights: FusionWeights | None = None):
+    def __init__(
+        self, index: KnowledgeIndex, embedder: Embedder, candidates: int = 60, weights: FusionWeights | None = None
+    ):
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
         self.weights = weights or FusionWeights()
 
-    def retrieve(self, query: str, k: int = 5, filters: Filters | None = None,
-                 vector: np.ndarray | None = None) -> list[Passage]:
+    def retrieve(
+        self, query: str, k: int = 5, filters: Filters | None = None, vector: np.ndarray | None = None
+    ) -> list[Passage]:
         return self.search(query, k, filters, vector).passages
 
-    def search(self, query: str, k: int = 5, filters: Filters | None = None,
-               vector: np.ndarray | None = None) -> RetrievalResult:
+    def search(
+        self, query: str, k: int = 5, filters: Filters | None = None, vector: np.ndarray | None = None
+    ) -> RetrievalResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         if vector is None:
@@ -81,14 +84,22 @@ class HybridRetriever:
         if not missing:
             return dense
         vectors = self.index.child_vectors([h.child_id for h in missing])
-        extra = [ChildHit(h.child_id, h.parent_id, float(vectors[h.child_id] @ vector))
-                 for h in missing if h.child_id in vectors]
+        extra = [
+            ChildHit(h.child_id, h.parent_id, float(vectors[h.child_id] @ vector))
+            for h in missing
+            if h.child_id in vectors
+        ]
         return sorted([*dense, *extra], key=lambda h: -h.score)
 
     @staticmethod
     def _passage(c: ParentCandidate, parent: Parent, children: dict[str, Child], rank: int) -> Passage:
         return Passage(
-            parent=parent, score=c.score, rank=rank, dense_score=c.dense_score, lexical_score=c.lexical_score,
-            lexical_rank=c.lexical_rank, dense_rank=c.dense_rank,
+            parent=parent,
+            score=c.score,
+            rank=rank,
+            dense_score=c.dense_score,
+            lexical_score=c.lexical_score,
+            lexical_rank=c.lexical_rank,
+            dense_rank=c.dense_rank,
             matched_children=[children[cid] for cid in c.children[:3] if cid in children],
         )

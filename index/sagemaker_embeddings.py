@@ -41,7 +41,9 @@ class SageMakerEmbeddings:
         backoff_seconds: float = 0.5,
     ):
         if not endpoint_name:
-            raise EmbeddingsError("No embeddings endpoint is set. Set DOCENT_EMBEDDINGS_ENDPOINT to the endpoint's name.")
+            raise EmbeddingsError(
+                "No embeddings endpoint is set. Set DOCENT_EMBEDDINGS_ENDPOINT to the endpoint's name."
+            )
         self.endpoint_name = endpoint_name
         self.model_id = model_id or f"sagemaker:{endpoint_name}"
         self.batch_size = max(1, batch_size)
@@ -55,8 +57,13 @@ class SageMakerEmbeddings:
 
     @classmethod
     def from_settings(cls, settings: Any, client: Any = None) -> SageMakerEmbeddings:
-        return cls(settings.embeddings_endpoint or "", client=client, region=settings.aws_region,
-                   endpoint_url=settings.sagemaker_endpoint_url, batch_size=settings.embeddings_batch_size)
+        return cls(
+            settings.embeddings_endpoint or "",
+            client=client,
+            region=settings.aws_region,
+            endpoint_url=settings.sagemaker_endpoint_url,
+            batch_size=settings.embeddings_batch_size,
+        )
 
     @property
     def client(self):
@@ -79,7 +86,9 @@ class SageMakerEmbeddings:
 
         def call():
             return self.client.invoke_endpoint(
-                EndpointName=self.endpoint_name, Body=body, ContentType=self.handler.content_type,
+                EndpointName=self.endpoint_name,
+                Body=body,
+                ContentType=self.handler.content_type,
                 Accept=self.handler.accept,
             )
 

@@ -118,15 +118,30 @@ def split_document(
         headings = section.headings or [doc.title]
         for part in pack(text, parent_chars):
             parent = Parent(
-                id=f"{key}-{n_parent:05d}", source=doc.source, title=doc.title, text=part, kind=doc.kind,
-                headings=list(headings), page=section.page, sheet=section.sheet, rows=section.rows,
-                anchor=section.anchor, url=url,
+                id=f"{key}-{n_parent:05d}",
+                source=doc.source,
+                title=doc.title,
+                text=part,
+                kind=doc.kind,
+                headings=list(headings),
+                page=section.page,
+                sheet=section.sheet,
+                rows=section.rows,
+                anchor=section.anchor,
+                url=url,
             )
             n_parent += 1
             section_path = " > ".join(h for h in headings if h != doc.title) or ""
             children = [
-                Child(id=f"{parent.id}-{i:03d}", parent_id=parent.id, source=doc.source, kind=doc.kind,
-                      title=doc.title, section=section_path, text=piece)
+                Child(
+                    id=f"{parent.id}-{i:03d}",
+                    parent_id=parent.id,
+                    source=doc.source,
+                    kind=doc.kind,
+                    title=doc.title,
+                    section=section_path,
+                    text=piece,
+                )
                 for i, piece in enumerate(pack(part, child_chars, overlap))
             ]
             yield parent, children

@@ -44,11 +44,15 @@ class SyncOptions:
     @classmethod
     def from_settings(cls, settings, **overrides) -> SyncOptions:
         """Options from the typed settings (chunk sizes and the issue-11 limits), plus per-run overrides."""
-        return cls(child_chars=settings.child_chunk_chars, overlap=settings.child_overlap_chars,
-                   parent_chars=settings.parent_chunk_chars,
-                   max_chunks_per_file=settings.ingest_max_chunks_per_file,
-                   max_office_uncompressed_bytes=settings.ingest_max_office_uncompressed_mb * 2**20,
-                   max_office_ratio=settings.ingest_max_office_ratio, **overrides)
+        return cls(
+            child_chars=settings.child_chunk_chars,
+            overlap=settings.child_overlap_chars,
+            parent_chars=settings.parent_chunk_chars,
+            max_chunks_per_file=settings.ingest_max_chunks_per_file,
+            max_office_uncompressed_bytes=settings.ingest_max_office_uncompressed_mb * 2**20,
+            max_office_ratio=settings.ingest_max_office_ratio,
+            **overrides,
+        )
 
     def fingerprint(self) -> str:
         return f"v{CONVERTER_VERSION}:{self.child_chars}:{self.overlap}:{self.parent_chars}:{self.base_url or ''}"
@@ -169,7 +173,7 @@ def sync_paths(
         texts = [c.embedding_text() for p in pending for c in p.children]
         parts = []
         for start in range(0, len(texts), max(1, opts.embed_batch)):
-            batch = texts[start:start + max(1, opts.embed_batch)]
+            batch = texts[start : start + max(1, opts.embed_batch)]
             t0 = time.perf_counter()
             parts.append(np.asarray(embedder.embed_documents(batch), dtype=np.float32))
             summary.embed_seconds += time.perf_counter() - t0
@@ -178,7 +182,7 @@ def sync_paths(
         offset = 0
         for item in pending:
             n = len(item.children)
-            index.replace_source(item.record, item.parents, item.children, vectors[offset:offset + n])
+            index.replace_source(item.record, item.parents, item.children, vectors[offset : offset + n])
             offset += n
             summary.outcomes.append(FileOutcome(item.record.source, item.status, "", len(item.parents), n))
         report("committed", pending[-1].record.source)
@@ -195,7 +199,9 @@ def sync_paths(
         try:
             size = file.stat().st_size
             if size > opts.max_file_bytes:
-                raise ConversionError(f"file is {size / 2**20:.0f} MiB, over the {opts.max_file_bytes / 2**20:.0f} MiB limit")
+                raise ConversionError(
+                    f"file is {size / 2**20:.0f} MiB, over the {opts.max_file_bytes / 2**20:.0f} MiB limit"
+                )
             digest = file_hash(file, opts.fingerprint())
             old = known.get(source)
             if old is not None and old.content_hash == digest:
@@ -234,13 +240,15 @@ def _split_within_limit(doc: Document, opts: SyncOptions) -> tuple[list[Parent],
     so a file that would explode into chunks never sits whole in memory."""
     parents: list[Parent] = []
     children: list[Child] = []
-    for parent, kids in split_document(doc, child_chars=opts.child_chars, overlap=opts.overlap,
-                                       parent_chars=opts.parent_chars, base_url=opts.base_url):
+    for parent, kids in split_document(
+        doc, child_chars=opts.child_chars, overlap=opts.overlap, parent_chars=opts.parent_chars, base_url=opts.base_url
+    ):
         parents.append(parent)
         children.extend(kids)
         if len(children) > opts.max_chunks_per_file:
             raise ConversionError(
                 f"it splits into more than {opts.max_chunks_per_file:,} chunks (the per-file limit, "
                 "DOCENT_INGEST_MAX_CHUNKS_PER_FILE): split it into smaller files, or raise the limit, "
-                "and ingest again")
+                "and ingest again"
+            )
     return parents, children

@@ -37,8 +37,9 @@ EXAMPLE_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 # --- request shape (pure) ------------------------------------------------------------------------
 
 
-def converse_request(model_id: str, messages: Sequence[ChatMessage], params: GenerationParams,
-                     send_top_p: bool = True) -> dict[str, Any]:
+def converse_request(
+    model_id: str, messages: Sequence[ChatMessage], params: GenerationParams, send_top_p: bool = True
+) -> dict[str, Any]:
     """The keyword arguments of `converse_stream`.
 
     Converse wants non-empty text, a conversation that starts with a user turn and alternates, and the
@@ -91,11 +92,14 @@ def build_bedrock_client(region: str | None = None, max_attempts: int = 4):
     session = boto3.session.Session()
     region = region or session.region_name
     if not region:
-        raise LLMError("No AWS region is set for Bedrock. Set DOCENT_AWS_REGION to a region where the model is "
-                       "enabled (e.g. us-east-1).")
+        raise LLMError(
+            "No AWS region is set for Bedrock. Set DOCENT_AWS_REGION to a region where the model is "
+            "enabled (e.g. us-east-1)."
+        )
     # Long answers stream for a while; the read timeout is per read, so 120 s only trips on a stalled model.
-    return session.client("bedrock-runtime", region_name=region,
-                          config=runtime_client_config(max_attempts, read_timeout=120.0))
+    return session.client(
+        "bedrock-runtime", region_name=region, config=runtime_client_config(max_attempts, read_timeout=120.0)
+    )
 
 
 def retryable(exc: BaseException) -> bool:
@@ -109,8 +113,10 @@ def describe_bedrock_error(exc: BaseException, model_id: str, region: str | None
     where = f"Bedrock model '{model_id}'" + (f" in region {region}" if region else "")
     region_text = region or "DOCENT_AWS_REGION"
     if isinstance(exc, NoCredentialsError):
-        return (f"No AWS credentials were found to call {where}. Configure an AWS profile or role for Docent "
-                "(or set AWS_BEARER_TOKEN_BEDROCK to a Bedrock API key).")
+        return (
+            f"No AWS credentials were found to call {where}. Configure an AWS profile or role for Docent "
+            "(or set AWS_BEARER_TOKEN_BEDROCK to a Bedrock API key)."
+        )
     if isinstance(exc, NoRegionError):
         return f"No AWS region is set for {where}. Set DOCENT_AWS_REGION (e.g. us-east-1)."
     if not isinstance(exc, ClientError):
@@ -119,31 +125,40 @@ def describe_bedrock_error(exc: BaseException, model_id: str, region: str | None
     message = exc.response.get("Error", {}).get("Message", "") or ""
     lowered, key = message.lower(), code.lower()
     if key == "accessdeniedexception":
-        return (f"Access to {where} was denied ({message}). Enable access to this model in the Bedrock console "
-                f"(Model access) for region {region_text}, and allow Docent's AWS identity "
-                "bedrock:InvokeModelWithResponseStream on it.")
+        return (
+            f"Access to {where} was denied ({message}). Enable access to this model in the Bedrock console "
+            f"(Model access) for region {region_text}, and allow Docent's AWS identity "
+            "bedrock:InvokeModelWithResponseStream on it."
+        )
     if key in {"unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception"}:
         return f"AWS did not accept Docent's credentials for {where} ({code}: {message}). Refresh the credentials."
     if key == "validationexception":
         if "on-demand throughput" in lowered or "inference profile" in lowered:
-            return (f"{where} cannot be called by its plain id ({message}). Set {SETTING} to an inference profile id "
-                    f"instead: the model id with a geography prefix, e.g. us.{model_id} or eu.{model_id}.")
+            return (
+                f"{where} cannot be called by its plain id ({message}). Set {SETTING} to an inference profile id "
+                f"instead: the model id with a geography prefix, e.g. us.{model_id} or eu.{model_id}."
+            )
         if "model identifier" in lowered or "model id" in lowered:
-            return (f"Bedrock does not know the model id '{model_id}' ({message}). Check {SETTING} "
-                    f"(e.g. {EXAMPLE_ID}) and that the model is offered in region {region_text}.")
+            return (
+                f"Bedrock does not know the model id '{model_id}' ({message}). Check {SETTING} "
+                f"(e.g. {EXAMPLE_ID}) and that the model is offered in region {region_text}."
+            )
         if "maxtokens" in lowered or "max_tokens" in lowered or "too long" in lowered:
-            return (f"{where} refused the request ({message}). Lower DOCENT_MAX_NEW_TOKENS or "
-                    "DOCENT_CONTEXT_TOKEN_BUDGET to fit the model's limits.")
+            return (
+                f"{where} refused the request ({message}). Lower DOCENT_MAX_NEW_TOKENS or "
+                "DOCENT_CONTEXT_TOKEN_BUDGET to fit the model's limits."
+            )
         return f"{where} refused the request ({message}). Check {SETTING} and the generation settings."
     if key == "resourcenotfoundexception":
-        return (f"{where} was not found ({message}). Check {SETTING} and DOCENT_AWS_REGION; the model may be retired "
-                "or not offered in this region.")
+        return (
+            f"{where} was not found ({message}). Check {SETTING} and DOCENT_AWS_REGION; the model may be retired "
+            "or not offered in this region."
+        )
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     if key in {"modelerrorexception", "modelstreamerrorexception"}:
         return f"The model behind {where} failed while answering ({message}){tries}. Try again shortly."
     if key == "modeltimeoutexception":
-        return (f"{where} did not answer in time ({message}){tries}. Try again shortly, or lower "
-                "DOCENT_MAX_NEW_TOKENS.")
+        return f"{where} did not answer in time ({message}){tries}. Try again shortly, or lower DOCENT_MAX_NEW_TOKENS."
     if key in RETRYABLE_CODES or retryable(exc):
         tries = f"; it kept failing after {attempts} attempts" if attempts > 1 else ""
         quota = " or ask for a higher quota (Service Quotas > Amazon Bedrock)" if key == "throttlingexception" else ""
@@ -209,7 +224,9 @@ class BedrockLLM:
             if hasattr(stream, "close"):
                 stream.close()
 
-    def _start(self, messages: Sequence[ChatMessage], params: GenerationParams) -> tuple[dict, Iterator[str], str | None]:
+    def _start(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> tuple[dict, Iterator[str], str | None]:
         """Call ConverseStream and read up to the first text piece, retrying what is safe to retry.
 
         Throttling can arrive as the HTTP answer or as the stream's first event; either way nothing has
@@ -237,8 +254,14 @@ class BedrockLLM:
                 if attempt >= self.stream_start_attempts or not retryable(exc):
                     raise LLMError(describe_bedrock_error(exc, self.model_id, self.region, attempt)) from None
                 delay = random.uniform(0, self.backoff_seconds * 2 ** (attempt - 1))
-                log.warning("Bedrock %s failed (%s); retry %d of %d in %.2fs", self.model_id, error_code(exc) or exc,
-                            attempt, self.stream_start_attempts - 1, delay)
+                log.warning(
+                    "Bedrock %s failed (%s); retry %d of %d in %.2fs",
+                    self.model_id,
+                    error_code(exc) or exc,
+                    attempt,
+                    self.stream_start_attempts - 1,
+                    delay,
+                )
                 self._sleep(delay)
 
 

@@ -26,8 +26,10 @@ def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
             llm.load()
             rag = llm
         except LLMError as exc:
-            notice = (f"The local model '{settings.local_model}' could not be loaded ({exc}). "
-                      "Docent is answering with quotes from the documents instead.")
+            notice = (
+                f"The local model '{settings.local_model}' could not be loaded ({exc}). "
+                "Docent is answering with quotes from the documents instead."
+            )
     elif settings.llm_backend == "sagemaker":
         from llm.sagemaker import SageMakerLLM
 
@@ -44,8 +46,10 @@ def build_generators(settings: Settings, sagemaker_client=None) -> Generators:
 
                 rag = OpenAICompatLLM.from_settings(settings)
         except LLMError as exc:
-            notice = (f"The {settings.llm_backend} model could not be set up ({exc}) "
-                      "Docent is answering with quotes from the documents instead.")
+            notice = (
+                f"The {settings.llm_backend} model could not be set up ({exc}) "
+                "Docent is answering with quotes from the documents instead."
+            )
     finetuned: LLM | None = None
     if settings.sagemaker_finetuned_endpoint:
         from llm.sagemaker import SageMakerLLM

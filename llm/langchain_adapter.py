@@ -101,7 +101,8 @@ class DocentChatModel(BaseChatModel):
             yield chunk
         yield ChatGenerationChunk(
             message=AIMessageChunk(
-                content="", chunk_position="last",
+                content="",
+                chunk_position="last",
                 response_metadata={"model_name": self.model_name, "model_provider": self._llm_type},
             )
         )
@@ -114,8 +115,9 @@ class DocentChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         text = "".join(self.llm.stream(to_chat_messages(messages), self._params(stop, kwargs)))
-        message = AIMessage(content=text, response_metadata={"model_name": self.model_name,
-                                                              "model_provider": self._llm_type})
+        message = AIMessage(
+            content=text, response_metadata={"model_name": self.model_name, "model_provider": self._llm_type}
+        )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 

@@ -64,7 +64,9 @@ class LocalLLM:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
-            raise LLMError(f"The local model needs torch and transformers ({exc}). pip install -r requirements.txt.") from None
+            raise LLMError(
+                f"The local model needs torch and transformers ({exc}). pip install -r requirements.txt."
+            ) from None
         base = adapter_base_model(self.model) if Path(self.model).is_dir() else None
         device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
@@ -73,10 +75,14 @@ class LocalLLM:
                 from peft import PeftModel
 
                 model = PeftModel.from_pretrained(model, self.model)
-            tokenizer_source = self.model if (Path(self.model) / "tokenizer_config.json").is_file() else (base or self.model)
+            tokenizer_source = (
+                self.model if (Path(self.model) / "tokenizer_config.json").is_file() else (base or self.model)
+            )
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
         except Exception as exc:  # OSError, ValueError, ImportError, safetensors errors...
-            what = f"the PEFT adapter {self.model!r} (base model {base!r})" if base else f"the local model {self.model!r}"
+            what = (
+                f"the PEFT adapter {self.model!r} (base model {base!r})" if base else f"the local model {self.model!r}"
+            )
             raise LLMError(
                 f"Could not load {what}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}. "
                 "Set DOCENT_LOCAL_MODEL to a transformers model id available offline or a local folder."
@@ -92,8 +98,10 @@ class LocalLLM:
     def context_limit(self) -> int | None:
         """Tokens the model can attend to (prompt + generated), from its config; None when unknown."""
         model, tokenizer = self.load()
-        for value in (getattr(model.config, "max_position_embeddings", None),
-                      getattr(tokenizer, "model_max_length", None)):
+        for value in (
+            getattr(model.config, "max_position_embeddings", None),
+            getattr(tokenizer, "model_max_length", None),
+        ):
             if isinstance(value, int) and 0 < value < 10**7:  # tokenizers say 1e30 when they do not know
                 return value
         return None
@@ -111,7 +119,8 @@ class LocalLLM:
             for turns in (messages, merge_for_alternation(messages)):  # some templates refuse a system role
                 try:
                     return tokenizer.apply_chat_template(
-                        [{"role": m.role, "content": m.content} for m in turns], tokenize=False,
+                        [{"role": m.role, "content": m.content} for m in turns],
+                        tokenize=False,
                         add_generation_prompt=True,
                     )
                 except Exception as exc:
@@ -141,8 +150,11 @@ class LocalLLM:
 
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs: dict[str, Any] = dict(
-            **inputs, streamer=streamer, max_new_tokens=params.max_new_tokens,
-            stopping_criteria=StoppingCriteriaList([_Cancel()]), pad_token_id=tokenizer.pad_token_id,
+            **inputs,
+            streamer=streamer,
+            max_new_tokens=params.max_new_tokens,
+            stopping_criteria=StoppingCriteriaList([_Cancel()]),
+            pad_token_id=tokenizer.pad_token_id,
         )
         if params.temperature > 0:
             kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p or 1.0)

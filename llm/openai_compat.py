@@ -210,8 +210,9 @@ class OpenAICompatLLM:
 
     @classmethod
     def from_settings(cls, settings: Any, client: Any = None) -> OpenAICompatLLM:
-        return cls(settings.openai_base_url or "", settings.openai_model or "", api_key=settings.openai_api_key,
-                   client=client)
+        return cls(
+            settings.openai_base_url or "", settings.openai_model or "", api_key=settings.openai_api_key, client=client
+        )
 
     @property
     def client(self):
@@ -271,8 +272,14 @@ class OpenAICompatLLM:
                 if attempt + 1 >= self.max_attempts or not self._retryable(exc):
                     raise self._describe(exc, attempts=attempt + 1) from None
                 delay = self._delay(exc, attempt)
-                log.warning("%s failed (%s); retry %d of %d in %.2fs", self.url, _reason(exc), attempt + 1,
-                            self.max_attempts - 1, delay)
+                log.warning(
+                    "%s failed (%s); retry %d of %d in %.2fs",
+                    self.url,
+                    _reason(exc),
+                    attempt + 1,
+                    self.max_attempts - 1,
+                    delay,
+                )
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -314,8 +321,10 @@ class OpenAICompatLLM:
         if isinstance(exc, CutOff):
             return True
         # A read timeout is not retried: the server is up but slow, and waiting again doubles the delay.
-        return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError,
-                                httpx.ReadError, httpx.PoolTimeout))
+        return isinstance(
+            exc,
+            (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.PoolTimeout),
+        )
 
     def _delay(self, exc: BaseException, attempt: int) -> float:
         if isinstance(exc, HTTPFailure) and exc.retry_after is not None:
@@ -334,8 +343,10 @@ class OpenAICompatLLM:
                     return LLMError(f"{where} needs an API key (401: {message}). Set DOCENT_OPENAI_API_KEY.")
                 return LLMError(f"{where} refused the API key (401: {message}). Check DOCENT_OPENAI_API_KEY.")
             if status == 403:
-                return LLMError(f"{where} refused access to model '{self.model}' (403: {message}). Check that "
-                                "DOCENT_OPENAI_API_KEY may use this model.")
+                return LLMError(
+                    f"{where} refused access to model '{self.model}' (403: {message}). Check that "
+                    "DOCENT_OPENAI_API_KEY may use this model."
+                )
             if status == 404:
                 return LLMError(
                     f"{where} answered 404 for model '{self.model}' ({message}). Check DOCENT_OPENAI_MODEL (GET "
@@ -343,10 +354,14 @@ class OpenAICompatLLM:
                 )
             if status == 429:
                 if exc.code == "insufficient_quota":
-                    return LLMError(f"{where} says the account is out of quota ({message}). Check the plan and "
-                                    "billing of the account behind DOCENT_OPENAI_API_KEY.")
-                return LLMError(f"{where} is rate-limiting Docent (429: {message}) and kept doing so{tries}. "
-                                "Try again shortly, or raise the server's rate limit.")
+                    return LLMError(
+                        f"{where} says the account is out of quota ({message}). Check the plan and "
+                        "billing of the account behind DOCENT_OPENAI_API_KEY."
+                    )
+                return LLMError(
+                    f"{where} is rate-limiting Docent (429: {message}) and kept doing so{tries}. "
+                    "Try again shortly, or raise the server's rate limit."
+                )
             if status >= 500:
                 return LLMError(f"{where} failed ({status}: {message}){tries}. Check the server's logs.")
             hint = ""
@@ -356,14 +371,19 @@ class OpenAICompatLLM:
         if isinstance(exc, StreamedError):
             return LLMError(f"The model '{self.model}' at {self.base_url} failed: {exc}")
         if isinstance(exc, CutOff) or isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
-            return LLMError(f"{where} closed the connection before answering ({_reason(exc)}){tries}. "
-                            "Check the server's logs.")
+            return LLMError(
+                f"{where} closed the connection before answering ({_reason(exc)}){tries}. Check the server's logs."
+            )
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-            return LLMError(f"Could not connect to the OpenAI-compatible server at {self.base_url} ({_reason(exc)}). "
-                            "Is the server running at that URL? Check DOCENT_OPENAI_BASE_URL.")
+            return LLMError(
+                f"Could not connect to the OpenAI-compatible server at {self.base_url} ({_reason(exc)}). "
+                "Is the server running at that URL? Check DOCENT_OPENAI_BASE_URL."
+            )
         if isinstance(exc, httpx.TimeoutException):
-            return LLMError(f"{where} did not answer within {self.timeout:g} s. The model may be loading or "
-                            "overloaded; try again shortly.")
+            return LLMError(
+                f"{where} did not answer within {self.timeout:g} s. The model may be loading or "
+                "overloaded; try again shortly."
+            )
         if isinstance(exc, httpx.UnsupportedProtocol):
             return LLMError(f"DOCENT_OPENAI_BASE_URL={self.base_url!r} is not a URL Docent can call ({exc}).")
         return LLMError(f"Calling {where} failed: {_reason(exc)}")

@@ -102,8 +102,14 @@ def call_with_backoff(
             if attempt + 1 >= attempts or not is_retryable(exc):
                 raise
             delay = random.uniform(0, base_seconds * 2**attempt)
-            log.warning("%s failed (%s); retry %d of %d in %.2fs", what, error_code(exc) or exc, attempt + 1,
-                        attempts - 1, delay)
+            log.warning(
+                "%s failed (%s); retry %d of %d in %.2fs",
+                what,
+                error_code(exc) or exc,
+                attempt + 1,
+                attempts - 1,
+                delay,
+            )
             sleep(delay)
     raise AssertionError("unreachable")
 
@@ -122,18 +128,26 @@ def describe_aws_error(exc: BaseException, endpoint_name: str, setting: str, reg
         code, message = error_code(exc), exc.response.get("Error", {}).get("Message", "")
         if code == "ValidationError":
             if "not found" in message.lower() or "could not find" in message.lower():
-                return (f"{where} does not exist. Check {setting}={endpoint_name!r}, the region, and that the "
-                        "endpoint is InService (docent finetune deploy creates it).")
+                return (
+                    f"{where} does not exist. Check {setting}={endpoint_name!r}, the region, and that the "
+                    "endpoint is InService (docent finetune deploy creates it)."
+                )
             return f"{where} refused the request: {message}"
         if code == "ModelError":
             original = exc.response.get("OriginalMessage") or message
-            return (f"The model behind {where} failed: {original}. See the endpoint's logs in CloudWatch "
-                    f"(log group {logs}).")
+            return (
+                f"The model behind {where} failed: {original}. See the endpoint's logs in CloudWatch "
+                f"(log group {logs})."
+            )
         if code == "ModelStreamError":
-            return (f"The model behind {where} failed while streaming the answer: {message}. See CloudWatch "
-                    f"log group {logs}.")
+            return (
+                f"The model behind {where} failed while streaming the answer: {message}. See CloudWatch "
+                f"log group {logs}."
+            )
         if code in RETRYABLE_CODES:
-            return f"{where} is busy or unavailable ({code}: {message}); it kept failing after retries. Try again shortly."
+            return (
+                f"{where} is busy or unavailable ({code}: {message}); it kept failing after retries. Try again shortly."
+            )
         if code in {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException"}:
             return f"Docent's AWS identity may not call {where} ({code}): allow sagemaker:InvokeEndpoint."
         return f"{where} returned {code}: {message}"
@@ -180,8 +194,14 @@ class SageMakerLLM:
         """The RAG (base model) or the fine-tuned endpoint named in Docent's settings."""
         setting = "DOCENT_SAGEMAKER_FINETUNED_ENDPOINT" if which == "finetuned" else "DOCENT_SAGEMAKER_RAG_ENDPOINT"
         name = settings.sagemaker_finetuned_endpoint if which == "finetuned" else settings.sagemaker_rag_endpoint
-        return cls(name or "", client=client, region=settings.aws_region, endpoint_url=settings.sagemaker_endpoint_url,
-                   prompt_format=settings.sagemaker_prompt_format, setting=setting)
+        return cls(
+            name or "",
+            client=client,
+            region=settings.aws_region,
+            endpoint_url=settings.sagemaker_endpoint_url,
+            prompt_format=settings.sagemaker_prompt_format,
+            setting=setting,
+        )
 
     @property
     def client(self):
@@ -199,7 +219,9 @@ class SageMakerLLM:
 
         def call():
             return self.client.invoke_endpoint(
-                EndpointName=self.endpoint_name, Body=body, ContentType=self.handler.content_type,
+                EndpointName=self.endpoint_name,
+                Body=body,
+                ContentType=self.handler.content_type,
                 Accept=self.handler.accept,
             )
 
@@ -209,7 +231,9 @@ class SageMakerLLM:
         except LLMError:
             raise
         except WireFormatError as exc:
-            raise LLMError(f"SageMaker endpoint '{self.endpoint_name}' answered in an unexpected format: {exc}") from None
+            raise LLMError(
+                f"SageMaker endpoint '{self.endpoint_name}' answered in an unexpected format: {exc}"
+            ) from None
         except Exception as exc:
             raise self._fail(exc) from None
         trimmer = StopTrimmer(params.stop)
@@ -226,7 +250,9 @@ class SageMakerLLM:
         def start():
             # The first event is read inside the retry loop: a stream that dies before any text is safe to retry.
             response = self.client.invoke_endpoint_with_response_stream(
-                EndpointName=self.endpoint_name, Body=body, ContentType=self.handler.content_type,
+                EndpointName=self.endpoint_name,
+                Body=body,
+                ContentType=self.handler.content_type,
                 Accept=self.handler.stream_content_type,
             )
             events = iter(response["Body"])

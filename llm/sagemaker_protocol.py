@@ -258,7 +258,7 @@ class LMIHandler:
                 return outputs[0]
             if "error" in data:
                 raise WireFormatError(f"The model answered with an error: {data['error']}")
-        raise WireFormatError(f"Expected [{{\"generated_text\": ...}}] from the model, got: {body[:200]!r}.")
+        raise WireFormatError(f'Expected [{{"generated_text": ...}}] from the model, got: {body[:200]!r}.')
 
     @staticmethod
     def text_from_stream_line(line: Any) -> str:
@@ -315,8 +315,13 @@ class LMIHandler:
         _number(raw, "repetition_penalty", float, 1.0, 0.0, 100.0, low_open=True)
         seed = _number(raw, "seed", int, None, 0, 2**64 - 1)
         stop = _stops(raw)
-        params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature if do_sample else 0.0,
-                                  top_p=top_p, stop=stop, seed=seed)
+        params = GenerationParams(
+            max_new_tokens=max_new_tokens,
+            temperature=temperature if do_sample else 0.0,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+        )
         stream = data.get("stream", False)
         if not isinstance(stream, bool):
             raise WireFormatError('Input validation error: "stream" must be true or false.')
@@ -397,9 +402,15 @@ def _number(raw: dict, name: str, kind: type, default: Any, low: float, high: fl
     if name not in raw or raw[name] is None:
         return default
     value = raw[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
-        raise WireFormatError(f'Input validation error: "{name}" must be {"an integer" if kind is int else "a number"},'
-                              f" got {json.dumps(value)[:50]}.")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (kind is int and not float(value).is_integer())
+    ):
+        raise WireFormatError(
+            f'Input validation error: "{name}" must be {"an integer" if kind is int else "a number"},'
+            f" got {json.dumps(value)[:50]}."
+        )
     value = kind(value)
     if value < low or value > high or (low_open and value == low):
         bound = f"greater than {low:g}" if low_open else f"at least {low:g}"
@@ -414,8 +425,10 @@ def _stops(raw: dict) -> tuple[str, ...]:
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise WireFormatError('Input validation error: "stop_sequences" must be a list of strings.')
     if len(stop) > MAX_STOP_SEQUENCES or any(len(s) > MAX_STOP_CHARS for s in stop):
-        raise WireFormatError(f"Input validation error: at most {MAX_STOP_SEQUENCES} stop sequences of at most "
-                              f"{MAX_STOP_CHARS} characters each.")
+        raise WireFormatError(
+            f"Input validation error: at most {MAX_STOP_SEQUENCES} stop sequences of at most "
+            f"{MAX_STOP_CHARS} characters each."
+        )
     return tuple(s for s in stop if s)
 
 

@@ -33,8 +33,13 @@ rating = cols[2].selectbox("Rating", ["any", "thumbs up", "thumbs down", "review
 severity = cols[3].selectbox("Severity", ["any", "minor", "major"], key="an_severity")
 reviewers = sorted(frame["reviewer"].dropna().unique()) if not frame.empty else []
 reviewer = cols[4].selectbox("Reviewer", ["any", *reviewers], key="an_reviewer")
-view = filter_feedback(frame, None if route == "any" else route, None if rating == "any" else rating,
-                       None if severity == "any" else severity, None if reviewer == "any" else reviewer)
+view = filter_feedback(
+    frame,
+    None if route == "any" else route,
+    None if rating == "any" else rating,
+    None if severity == "any" else severity,
+    None if reviewer == "any" else reviewer,
+)
 
 m = st.columns(4)
 m[0].metric("Ratings", len(view))
@@ -46,9 +51,12 @@ m[3].metric("Corrections approved", int(view["approved"].fillna(False).astype(bo
 if view.empty:
     st.info("No feedback matches these filters yet.", icon="📭")
 else:
-    data = view.assign(day=view["created_at"].str[:10],
-                       rating=view["thumbs"].map({1: "thumbs up", -1: "thumbs down"}).fillna("review only"),
-                       route=view["route"].fillna("unknown"), severity=view["severity"].fillna("none"))
+    data = view.assign(
+        day=view["created_at"].str[:10],
+        rating=view["thumbs"].map({1: "thumbs up", -1: "thumbs down"}).fillna("review only"),
+        route=view["route"].fillna("unknown"),
+        severity=view["severity"].fillna("none"),
+    )
     colours = alt.Scale(domain=["thumbs up", "thumbs down", "review only"], range=["#2E9E5B", "#D64545", "#8A94A6"])
     count = alt.Y("sum(ratings):Q", title="Ratings", axis=alt.Axis(tickMinStep=1, format="d"))
     # charts get aggregated rows (a few hundred at most), not one point per feedback
@@ -62,38 +70,82 @@ else:
     left, right = st.columns(2)
     with left:
         st.subheader("Ratings over time")
-        st.altair_chart(alt.Chart(by_day).mark_bar().encode(
-            x=alt.X("day:T", title="Day"), y=count, color=alt.Color("rating:N", scale=colours)), width="stretch")
+        st.altair_chart(
+            alt.Chart(by_day)
+            .mark_bar()
+            .encode(x=alt.X("day:T", title="Day"), y=count, color=alt.Color("rating:N", scale=colours)),
+            width="stretch",
+        )
         st.subheader("Severity (reviews)")
-        st.altair_chart(alt.Chart(by_severity).mark_bar().encode(
-            x=alt.X("severity:N", title=None, sort=["none", "minor", "major"], axis=alt.Axis(labelAngle=0)), y=count,
-            color=alt.Color("severity:N", legend=None,
-                            scale=alt.Scale(domain=["none", "minor", "major"], range=["#8A94A6", "#F2A33A", "#D64545"]))),
-            width="stretch")
+        st.altair_chart(
+            alt.Chart(by_severity)
+            .mark_bar()
+            .encode(
+                x=alt.X("severity:N", title=None, sort=["none", "minor", "major"], axis=alt.Axis(labelAngle=0)),
+                y=count,
+                color=alt.Color(
+                    "severity:N",
+                    legend=None,
+                    scale=alt.Scale(domain=["none", "minor", "major"], range=["#8A94A6", "#F2A33A", "#D64545"]),
+                ),
+            ),
+            width="stretch",
+        )
     with right:
         st.subheader("By route")
-        st.altair_chart(alt.Chart(by_route).mark_bar().encode(
-            x=alt.X("route:N", title=None, axis=alt.Axis(labelAngle=0)), y=count,
-            color=alt.Color("rating:N", scale=colours)), width="stretch")
+        st.altair_chart(
+            alt.Chart(by_route)
+            .mark_bar()
+            .encode(
+                x=alt.X("route:N", title=None, axis=alt.Axis(labelAngle=0)),
+                y=count,
+                color=alt.Color("rating:N", scale=colours),
+            ),
+            width="stretch",
+        )
         st.subheader("Confidence vs rating")
-        st.altair_chart(alt.Chart(scored[["confidence", "score", "route", "question", "reviewer"]])
-                        .mark_circle(size=70, opacity=0.6)
-                        .encode(x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="Confidence"),
-                                y=alt.Y("score:Q", scale=alt.Scale(domain=[0.5, 5.5]),
-                                        title="Rating (1 = wrong … 5 = right)"),
-                                color="route:N", tooltip=["question", "reviewer", "score", "confidence"]),
-                        width="stretch")
+        st.altair_chart(
+            alt.Chart(scored[["confidence", "score", "route", "question", "reviewer"]])
+            .mark_circle(size=70, opacity=0.6)
+            .encode(
+                x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="Confidence"),
+                y=alt.Y("score:Q", scale=alt.Scale(domain=[0.5, 5.5]), title="Rating (1 = wrong … 5 = right)"),
+                color="route:N",
+                tooltip=["question", "reviewer", "score", "confidence"],
+            ),
+            width="stretch",
+        )
     st.subheader("Feedback")
     TABLE_ROWS = 1000
     if len(view) > TABLE_ROWS:
         st.caption(f"The newest {TABLE_ROWS:,} of {len(view):,} ratings; the exports below hold all of them.")
-    st.dataframe(view.sort_values("created_at", ascending=False).head(TABLE_ROWS)[["created_at", "reviewer", "kind", "thumbs", "severity", "likert_label", "route",
-                       "confidence", "question", "answer", "corrected_answer", "comment", "approved"]],
-                 hide_index=True, width="stretch")
+    st.dataframe(
+        view.sort_values("created_at", ascending=False).head(TABLE_ROWS)[
+            [
+                "created_at",
+                "reviewer",
+                "kind",
+                "thumbs",
+                "severity",
+                "likert_label",
+                "route",
+                "confidence",
+                "question",
+                "answer",
+                "corrected_answer",
+                "comment",
+                "approved",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+    )
 
 st.subheader("Export")
-st.caption("Dates as chosen above (inclusive, UTC). Fine-tuning: the Q&A set plus approved corrections, "
-           "as `instruction,response[,context][,images]`.")
+st.caption(
+    "Dates as chosen above (inclusive, UTC). Fine-tuning: the Q&A set plus approved corrections, "
+    "as `instruction,response[,context][,images]`."
+)
 # A download is built on click, outside this script run, where Streamlit can only say "Failed to
 # generate file for download": the reason is kept here and shown on the next run (issue 11).
 failed_exports = st.session_state.setdefault("an_export_failures", {})
@@ -117,5 +169,9 @@ for what, label in (("feedback", "Feedback"), ("turns", "Conversations"), ("fine
         row[i].download_button(
             fmt.upper() if fmt != "jsonl" else "JSONL",
             data=lambda what=what, fmt=fmt: _export(what, fmt),
-            file_name=export_name(what, fmt, since, until), mime=MIME[fmt], key=f"dl_{what}_{fmt}",
-            on_click="ignore", icon=":material/download:")
+            file_name=export_name(what, fmt, since, until),
+            mime=MIME[fmt],
+            key=f"dl_{what}_{fmt}",
+            on_click="ignore",
+            icon=":material/download:",
+        )

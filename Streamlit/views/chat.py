@@ -60,8 +60,7 @@ _run_cache: dict = {}
 def render_meta(turn, extra: dict) -> None:
     conf_text, colour = confidence_label(turn.confidence, extra.get("band") or band(turn.confidence))
     route_colour = "violet" if turn.route == "finetuned" else "blue"
-    st.markdown(f":{route_colour}-badge[{ROUTE_LABELS.get(turn.route, turn.route)}] "
-                f":{colour}-badge[{conf_text}]")
+    st.markdown(f":{route_colour}-badge[{ROUTE_LABELS.get(turn.route, turn.route)}] :{colour}-badge[{conf_text}]")
     if extra.get("notice"):
         st.info(extra["notice"], icon="ℹ️")
     if turn.route == "finetuned" and turn.matched_question:
@@ -84,24 +83,41 @@ def render_meta(turn, extra: dict) -> None:
 
 def render_feedback(turn, feedback) -> None:
     key = f"thumbs_{turn.turn_id}"
-    st.feedback("thumbs", key=key, default=thumbs_widget_value(feedback, identity.user),
-                on_change=_on_thumbs, args=(turn.turn_id,))
+    st.feedback(
+        "thumbs",
+        key=key,
+        default=thumbs_widget_value(feedback, identity.user),
+        on_change=_on_thumbs,
+        args=(turn.turn_id,),
+    )
     with st.expander("Tell us more", icon=":material/edit_note:"):
         with st.form(f"more_{turn.turn_id}", clear_on_submit=False, border=False):
-            severity = st.radio("How bad is the problem?", ["none", "minor", "major"], horizontal=True,
-                                key=f"more_sev_{turn.turn_id}")
-            likert = st.select_slider("The answer is correct", options=[1, 2, 3, 4, 5], value=3,
-                                      format_func=likert_text, key=f"more_likert_{turn.turn_id}")
-            corrected = st.text_area("What should the answer have been? (optional)",
-                                     key=f"more_fix_{turn.turn_id}")
+            severity = st.radio(
+                "How bad is the problem?", ["none", "minor", "major"], horizontal=True, key=f"more_sev_{turn.turn_id}"
+            )
+            likert = st.select_slider(
+                "The answer is correct",
+                options=[1, 2, 3, 4, 5],
+                value=3,
+                format_func=likert_text,
+                key=f"more_likert_{turn.turn_id}",
+            )
+            corrected = st.text_area("What should the answer have been? (optional)", key=f"more_fix_{turn.turn_id}")
             comment = st.text_area("Comment (optional)", key=f"more_comment_{turn.turn_id}")
             if st.form_submit_button("Send feedback"):
                 thumbs_value = st.session_state.get(key)
                 with ui.guarded("Saving your feedback"):
-                    outcome = save_review(store, turn, identity.user, severity=None if severity == "none" else severity,
-                                          likert=likert, corrected_answer=corrected, comment=comment,
-                                          thumbs=None if thumbs_value is None else (1 if thumbs_value == 1 else -1),
-                                          limits=review_limits(get_settings()))
+                    outcome = save_review(
+                        store,
+                        turn,
+                        identity.user,
+                        severity=None if severity == "none" else severity,
+                        likert=likert,
+                        corrected_answer=corrected,
+                        comment=comment,
+                        thumbs=None if thumbs_value is None else (1 if thumbs_value == 1 else -1),
+                        limits=review_limits(get_settings()),
+                    )
                     st.success(f"Thank you, a reviewer will look at it. {outcome.saved}")
 
 
@@ -118,8 +134,10 @@ with ui.guarded("Loading this conversation"):
     flush_outbox(store)
     turns = store.session_turns(sid, identity.user)
 if not turns:
-    st.caption("Ask about policies, procedures, products: Docent answers from your company's documents "
-               "and shows where each answer comes from.")
+    st.caption(
+        "Ask about policies, procedures, products: Docent answers from your company's documents "
+        "and shows where each answer comes from."
+    )
 
 for turn in turns:
     with st.chat_message("user"):
@@ -142,8 +160,11 @@ if question:
         def tokens():
             for event in session.ask(question):
                 if event.kind == "route":
-                    status.caption("Looking in the Q&A set…" if event.data.get("route") == "finetuned"
-                                   else "Searching the documents…")
+                    status.caption(
+                        "Looking in the Q&A set…"
+                        if event.data.get("route") == "finetuned"
+                        else "Searching the documents…"
+                    )
                 elif event.kind == "token":
                     yield event.text
                 elif event.kind == "final":
@@ -159,13 +180,19 @@ if question:
             st.warning(str(exc), icon="✏️")
         except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
             status.empty()
-            ui.show_error("Answering your question", exc,
-                          "Try again in a moment; if it keeps failing, tell your Docent administrator.")
+            ui.show_error(
+                "Answering your question",
+                exc,
+                "Try again in a moment; if it keeps failing, tell your Docent administrator.",
+            )
         else:
             result = final.get("result")
             if result is not None and final.get("turn_id"):
-                extras[final["turn_id"]] = {"notice": result.notice, "images": list(result.images),
-                                            "band": result.confidence_band}
+                extras[final["turn_id"]] = {
+                    "notice": result.notice,
+                    "images": list(result.images),
+                    "band": result.confidence_band,
+                }
                 if session.last_save is not None and session.last_save.queued:
                     st.toast(session.last_save.message)
             st.rerun()

@@ -23,13 +23,23 @@ st.title("Knowledge base")
 docs_tab, index_tab, qa_tab, outbox_tab = st.tabs(["Add documents", "Index", "Q&A set", "Outbox"])
 
 with docs_tab:
-    st.caption("Markdown, text, HTML, PDF, Word, Excel and CSV. Files are kept under the data folder's "
-               "uploads/ and re-indexed only when they change.")
+    st.caption(
+        "Markdown, text, HTML, PDF, Word, Excel and CSV. Files are kept under the data folder's "
+        "uploads/ and re-indexed only when they change."
+    )
     with st.form("upload", clear_on_submit=True):
-        files = st.file_uploader("Documents", type=[s.lstrip(".") for s in sorted(SUPPORTED_SUFFIXES)],
-                                 accept_multiple_files=True, key="kb_files")
-        base_url = st.text_input("Published at (optional)", placeholder="https://wiki.corp/docs",
-                                 help="Where these files can be read online: references link there.", key="kb_base_url")
+        files = st.file_uploader(
+            "Documents",
+            type=[s.lstrip(".") for s in sorted(SUPPORTED_SUFFIXES)],
+            accept_multiple_files=True,
+            key="kb_files",
+        )
+        base_url = st.text_input(
+            "Published at (optional)",
+            placeholder="https://wiki.corp/docs",
+            help="Where these files can be read online: references link there.",
+            key="kb_base_url",
+        )
         submitted = st.form_submit_button("Upload and index", type="primary")
     if submitted:
         if not files:
@@ -52,13 +62,25 @@ with index_tab:
         m[1].metric("Sections", stats.parents)
         m[2].metric("Chunks", stats.children)
         m[3].metric("Version", stats.version or "-")
-        st.caption(f"Backend: {stats.backend} ({stats.location}) · embedding model: "
-                   f"{stats.embedding_model or 'none yet'}")
+        st.caption(
+            f"Backend: {stats.backend} ({stats.location}) · embedding model: {stats.embedding_model or 'none yet'}"
+        )
         sources = index.list_sources()
         if sources:
-            st.dataframe([{"source": r.source, "title": r.title, "kind": r.kind, "chunks": r.children,
-                           "indexed": r.indexed_at} for r in sources.values()],
-                         hide_index=True, width="stretch")
+            st.dataframe(
+                [
+                    {
+                        "source": r.source,
+                        "title": r.title,
+                        "kind": r.kind,
+                        "chunks": r.children,
+                        "indexed": r.indexed_at,
+                    }
+                    for r in sources.values()
+                ],
+                hide_index=True,
+                width="stretch",
+            )
             with st.form("delete_source"):
                 victim = st.selectbox("Remove a document from the index", sorted(sources), key="kb_victim")
                 confirm = st.checkbox("Yes, remove it (the file itself is not deleted)", key="kb_confirm")
@@ -72,8 +94,10 @@ with index_tab:
             st.info("The index is empty: add documents in the first tab or run `docent ingest FOLDER`.")
 
 with qa_tab:
-    st.caption("A CSV (or JSONL) with columns `instruction,response[,context][,images]`. Questions already in "
-               "the set are kept; Docent matches new questions against the set at once.")
+    st.caption(
+        "A CSV (or JSONL) with columns `instruction,response[,context][,images]`. Questions already in "
+        "the set are kept; Docent matches new questions against the set at once."
+    )
     with st.form("qa_import", clear_on_submit=True):
         qa_file = st.file_uploader("Q&A file", type=["csv", "jsonl"], key="qa_file")
         if st.form_submit_button("Import", type="primary") and qa_file is not None:
@@ -90,9 +114,19 @@ with qa_tab:
         pairs = store.list_qa_pairs()
         st.markdown(f"**{len(pairs)} pairs**")
         if pairs:
-            st.dataframe([{"question": p.question, "answer": p.answer, "origin": p.origin,
-                           "added": p.created_at[:16].replace("T", " ")} for p in pairs],
-                         hide_index=True, width="stretch")
+            st.dataframe(
+                [
+                    {
+                        "question": p.question,
+                        "answer": p.answer,
+                        "origin": p.origin,
+                        "added": p.created_at[:16].replace("T", " "),
+                    }
+                    for p in pairs
+                ],
+                hide_index=True,
+                width="stretch",
+            )
             with st.form("delete_pair"):
                 by_label = {p.question: p.pair_id for p in pairs}
                 choice = st.selectbox("Remove a pair", sorted(by_label), key="qa_victim")

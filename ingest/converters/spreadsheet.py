@@ -149,9 +149,12 @@ class XLSXToDocument:
 
     kind = "xlsx"
 
-    def __init__(self, rows_per_section: int = 20,
-                 max_uncompressed_bytes: int = DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES,
-                 max_ratio: int = DEFAULT_MAX_OFFICE_RATIO) -> None:
+    def __init__(
+        self,
+        rows_per_section: int = 20,
+        max_uncompressed_bytes: int = DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES,
+        max_ratio: int = DEFAULT_MAX_OFFICE_RATIO,
+    ) -> None:
         _check_rows_per_section(rows_per_section)
         self.rows_per_section = rows_per_section
         self.max_uncompressed_bytes = max_uncompressed_bytes

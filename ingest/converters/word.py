@@ -59,8 +59,11 @@ class DOCXToDocument:
 
     kind = "docx"
 
-    def __init__(self, max_uncompressed_bytes: int = DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES,
-                 max_ratio: int = DEFAULT_MAX_OFFICE_RATIO) -> None:
+    def __init__(
+        self,
+        max_uncompressed_bytes: int = DEFAULT_MAX_OFFICE_UNCOMPRESSED_BYTES,
+        max_ratio: int = DEFAULT_MAX_OFFICE_RATIO,
+    ) -> None:
         self.max_uncompressed_bytes = max_uncompressed_bytes
         self.max_ratio = max_ratio
 

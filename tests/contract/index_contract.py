@@ -19,20 +19,35 @@ def make_source(source: str, sections: list[tuple[str, str]], kind: str = "markd
     parents, children = [], []
     for i, (heading, text) in enumerate(sections):
         pid = f"{source}-p{i}"
-        parents.append(Parent(id=pid, source=source, title=title, text=text, kind=kind,
-                              headings=[title, heading], page=i + 1, url=f"{source}#page={i + 1}"))
-        children.append(Child(id=f"{pid}-c0", parent_id=pid, source=source, kind=kind, title=title,
-                              section=heading, text=text))
+        parents.append(
+            Parent(
+                id=pid,
+                source=source,
+                title=title,
+                text=text,
+                kind=kind,
+                headings=[title, heading],
+                page=i + 1,
+                url=f"{source}#page={i + 1}",
+            )
+        )
+        children.append(
+            Child(id=f"{pid}-c0", parent_id=pid, source=source, kind=kind, title=title, section=heading, text=text)
+        )
     vectors = EMB.embed_documents([c.embedding_text() for c in children])
     record = SourceRecord(source=source, content_hash=f"hash-{source}-{len(sections)}", kind=kind, title=title)
     return record, parents, children, vectors
 
 
 CORPUS = {
-    "hr/leave.md": [("Annual leave", "Employees get 25 days of annual leave per calendar year."),
-                    ("Sick leave", "Report sick leave to your manager before 10am on the first day.")],
-    "it/vpn.md": [("VPN setup", "Install the GlobalProtect client and sign in with your badge number."),
-                  ("VPN troubleshooting", "If the VPN drops, restart GlobalProtect and check the proxy.")],
+    "hr/leave.md": [
+        ("Annual leave", "Employees get 25 days of annual leave per calendar year."),
+        ("Sick leave", "Report sick leave to your manager before 10am on the first day."),
+    ],
+    "it/vpn.md": [
+        ("VPN setup", "Install the GlobalProtect client and sign in with your badge number."),
+        ("VPN troubleshooting", "If the VPN drops, restart GlobalProtect and check the proxy."),
+    ],
     "finance/expenses.md": [("Expense claims", "Submit expense claims in Concur within 30 days of purchase.")],
 }
 
@@ -90,7 +105,12 @@ class KnowledgeIndexContract:
         parents = filled.get_parents(["it/vpn.md-p1", "missing"])
         assert set(parents) == {"it/vpn.md-p1"}
         p = parents["it/vpn.md-p1"]
-        assert (p.source, p.page, p.url, p.headings) == ("it/vpn.md", 2, "it/vpn.md#page=2", ["vpn.md", "VPN troubleshooting"])
+        assert (p.source, p.page, p.url, p.headings) == (
+            "it/vpn.md",
+            2,
+            "it/vpn.md#page=2",
+            ["vpn.md", "VPN troubleshooting"],
+        )
         children = filled.get_children(["it/vpn.md-p1-c0"])
         assert children["it/vpn.md-p1-c0"].parent_id == "it/vpn.md-p1"
 
@@ -99,7 +119,9 @@ class KnowledgeIndexContract:
         self.refresh(filled)
         lexical, dense = self.search(filled, "GlobalProtect client")
         assert all(not h.parent_id.startswith("it/vpn.md-p1") for h in lexical + dense)
-        assert all("GlobalProtect" not in c.text for c in filled.get_children([h.child_id for h in lexical + dense]).values())
+        assert all(
+            "GlobalProtect" not in c.text for c in filled.get_children([h.child_id for h in lexical + dense]).values()
+        )
         lexical, _ = self.search(filled, "WireGuard")
         assert lexical[0].parent_id == "it/vpn.md-p0"
         assert set(filled.list_sources()) == set(CORPUS)
@@ -166,4 +188,3 @@ class KnowledgeIndexContract:
         filled.warm_up()
         filled.warm_up()
         assert filled.stats().children == 5
-

@@ -96,8 +96,9 @@ def _handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
             parts = self.path.split("/")
             model_id = unquote(parts[2]) if len(parts) == 4 and parts[1] == "model" else ""
             with fake._lock:
-                fake.requests.append({"path": self.path, "model_id": model_id, "body": body,
-                                      "headers": dict(self.headers)})
+                fake.requests.append(
+                    {"path": self.path, "model_id": model_id, "body": body, "headers": dict(self.headers)}
+                )
                 failure = fake.failures.pop(0) if fake.failures else None
                 first_event = fake.first_events.pop(0) if fake.first_events else None
             if parts[-1] != "converse-stream":
@@ -107,12 +108,17 @@ def _handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
             if model_id not in fake.models:
                 return self._error(400, "ValidationException", "The provided model identifier is invalid.")
             if model_id in fake.denied:
-                return self._error(403, "AccessDeniedException",
-                                   "You don't have access to the model with the specified model ID.")
+                return self._error(
+                    403, "AccessDeniedException", "You don't have access to the model with the specified model ID."
+                )
             config = body.get("inferenceConfig", {})
             if fake.refuse_top_p_with_temperature and "topP" in config and "temperature" in config:
-                return self._error(400, "ValidationException", "The model returned the following errors: "
-                                   "`temperature` and `top_p` cannot both be specified for this model. Please use only one.")
+                return self._error(
+                    400,
+                    "ValidationException",
+                    "The model returned the following errors: "
+                    "`temperature` and `top_p` cannot both be specified for this model. Please use only one.",
+                )
             self.send_response(200)
             self.send_header("Content-Type", "application/vnd.amazon.eventstream")
             self.send_header("Transfer-Encoding", "chunked")
@@ -134,9 +140,15 @@ def _handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
                 self._chunk(event[7:])
             self._chunk(_event("contentBlockStop", {"contentBlockIndex": 0}))
             self._chunk(_event("messageStop", {"stopReason": "end_turn"}))
-            self._chunk(_event("metadata", {"usage": {"inputTokens": 12, "outputTokens": len(pieces),
-                                                      "totalTokens": 12 + len(pieces)},
-                                            "metrics": {"latencyMs": 42}}))
+            self._chunk(
+                _event(
+                    "metadata",
+                    {
+                        "usage": {"inputTokens": 12, "outputTokens": len(pieces), "totalTokens": 12 + len(pieces)},
+                        "metrics": {"latencyMs": 42},
+                    },
+                )
+            )
             self._chunk(b"")
 
     return Handler
@@ -159,10 +171,16 @@ def bedrock_client(url: str, max_attempts: int = 1):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("bedrock-runtime", endpoint_url=url, region_name=REGION, aws_access_key_id="x",
-                        aws_secret_access_key="x",
-                        config=Config(retries={"total_max_attempts": max_attempts, "mode": "standard"},
-                                      read_timeout=10, connect_timeout=5))
+    return boto3.client(
+        "bedrock-runtime",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(
+            retries={"total_max_attempts": max_attempts, "mode": "standard"}, read_timeout=10, connect_timeout=5
+        ),
+    )
 
 
 def make_llm(url: str, model_id: str = MODEL_ID, max_attempts: int = 1, **kwargs: Any) -> BedrockLLM:
@@ -205,13 +223,23 @@ def test_converse_request_travels_with_system_apart_and_inference_config(fake, u
 
 
 def test_turns_are_merged_to_alternate_and_start_with_the_user():
-    messages = [ChatMessage("assistant", "Hello, I am Docent."), ChatMessage("system", "Rules."),
-                ChatMessage("user", "First."), ChatMessage("user", "Second."), ChatMessage("user", "  "),
-                ChatMessage("assistant", "Answer."), ChatMessage("user", "Third?")]
+    messages = [
+        ChatMessage("assistant", "Hello, I am Docent."),
+        ChatMessage("system", "Rules."),
+        ChatMessage("user", "First."),
+        ChatMessage("user", "Second."),
+        ChatMessage("user", "  "),
+        ChatMessage("assistant", "Answer."),
+        ChatMessage("user", "Third?"),
+    ]
     request = converse_request("m", messages, GenerationParams(temperature=0.0, stop=("\n\n",)))
     assert [(t["role"], t["content"][0]["text"]) for t in request["messages"]] == [
-        ("user", "(conversation so far)"), ("assistant", "Hello, I am Docent."), ("user", "First.\n\nSecond."),
-        ("assistant", "Answer."), ("user", "Third?")]
+        ("user", "(conversation so far)"),
+        ("assistant", "Hello, I am Docent."),
+        ("user", "First.\n\nSecond."),
+        ("assistant", "Answer."),
+        ("user", "Third?"),
+    ]
     assert request["system"] == [{"text": "Rules."}]
     assert request["inferenceConfig"] == {"maxTokens": 512, "temperature": 0.0}  # blank stops are trimmed client-side
     with pytest.raises(LLMError, match="no question"):
@@ -268,8 +296,11 @@ def test_throttling_event_at_the_start_of_the_stream_is_retried(fake, url):
 def test_access_denied_says_to_enable_model_access_in_the_region():
     with serving(FakeBedrock(denied=(MODEL_ID,))) as endpoint:
         llm = make_llm(endpoint)
-        with pytest.raises(LLMError, match=rf"'{MODEL_ID}' in region {REGION} was denied \(You don't have access.*"
-                                           rf"Bedrock console \(Model access\) for region {REGION}"):
+        with pytest.raises(
+            LLMError,
+            match=rf"'{MODEL_ID}' in region {REGION} was denied \(You don't have access.*"
+            rf"Bedrock console \(Model access\) for region {REGION}",
+        ):
             list(llm.stream(QUESTION, GREEDY))
 
 
@@ -280,8 +311,14 @@ def test_unknown_model_id_names_the_setting(fake, url):
 
 
 def test_model_that_needs_an_inference_profile_gets_the_prefixed_id_suggested(fake, url):
-    fake.failures = [(400, "ValidationException", f"Invocation of model ID {MODEL_ID} with on-demand throughput "
-                      "isn't supported. Retry your request with the ID or ARN of an inference profile.")]
+    fake.failures = [
+        (
+            400,
+            "ValidationException",
+            f"Invocation of model ID {MODEL_ID} with on-demand throughput "
+            "isn't supported. Retry your request with the ID or ARN of an inference profile.",
+        )
+    ]
     with pytest.raises(LLMError, match=rf"inference profile id.*eu\.{MODEL_ID}"):
         list(make_llm(url).stream(QUESTION, GREEDY))
 

@@ -50,8 +50,10 @@ class FeedbackStoreContract:
 
     def test_turn_keeps_citation_numbers_band_notice_and_images(self, store):
         # The answer cites [2] and [3]: the stored references keep those numbers (not their positions).
-        refs = [Reference(source="hr/leave.pdf", title="Leave", locator="page 2", url=None, score=0.8, n=2),
-                Reference(source="hr/sick.md", title="Sick", locator="Sick", url="https://x/sick", score=0.7, n=3)]
+        refs = [
+            Reference(source="hr/leave.pdf", title="Leave", locator="page 2", url=None, score=0.8, n=2),
+            Reference(source="hr/sick.md", title="Sick", locator="Sick", url="https://x/sick", score=0.7, n=3),
+        ]
         turn = make_turn(references=refs, confidence_band="medium", notice="answered extractively", images=["a.png"])
         store.save_turn(turn)
         got = store.get_turn(turn.turn_id)
@@ -361,7 +363,9 @@ class TestSQLiteFeedbackStore(FeedbackStoreContract):
             conn.execute("INSERT INTO _migrations VALUES (?, '2026-01-01')", (name,))
         for turn in (make_turn(created_at="2026-11-20T10:05:00Z", user="mallory@corp.com"), make_turn()):
             row = _turn_row(turn)
-            conn.execute(f"INSERT INTO turns ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+            conn.execute(
+                f"INSERT INTO turns ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
         conn.close()
         store = SQLiteFeedbackStore(path)
         assert store.applied_migrations == ["m003_session_owners"]

@@ -104,16 +104,49 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if failure:
                 return self._json(*failure)
             if fake.api_key and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-                return self._json(401, {"error": {"message": "Incorrect API key provided.",
-                                                  "type": "invalid_request_error", "code": "invalid_api_key"}})
+                return self._json(
+                    401,
+                    {
+                        "error": {
+                            "message": "Incorrect API key provided.",
+                            "type": "invalid_request_error",
+                            "code": "invalid_api_key",
+                        }
+                    },
+                )
             if body["model"] not in fake.models:
-                return self._json(404, {"error": {"message": f"The model `{body['model']}` does not exist.",
-                                                  "type": "NotFoundError", "code": 404}})
+                return self._json(
+                    404,
+                    {
+                        "error": {
+                            "message": f"The model `{body['model']}` does not exist.",
+                            "type": "NotFoundError",
+                            "code": 404,
+                        }
+                    },
+                )
             pieces = fake.pieces(body)
-            base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": body["model"]}
+            base = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 1700000000,
+                "model": body["model"],
+            }
             if fake.json_answer or not body.get("stream"):
-                return self._json(200, {**base, "object": "chat.completion", "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": "".join(pieces)}, "finish_reason": "stop"}]})
+                return self._json(
+                    200,
+                    {
+                        **base,
+                        "object": "chat.completion",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": "".join(pieces)},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                    },
+                )
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
             if fake.chunked:
@@ -122,16 +155,21 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Connection", "close")
             self.end_headers()
             self._chunk(b": ping\n\n")
-            self._event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                              "finish_reason": None}]})
+            self._event(
+                {
+                    **base,
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+                }
+            )
             for i, piece in enumerate(pieces):
                 if fake.disconnect_after is not None and i >= fake.disconnect_after:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)  # mid-stream, no terminating chunk
                     return
                 if fake.error_after is not None and i >= fake.error_after:
-                    self._event({"error": {"message": "CUDA out of memory", "type": "InternalServerError",
-                                           "code": 500}})
+                    self._event(
+                        {"error": {"message": "CUDA out of memory", "type": "InternalServerError", "code": 500}}
+                    )
                     self._event("[DONE]")
                     self._chunk(b"")
                     return
@@ -189,9 +227,16 @@ def test_answer_streams_piece_by_piece_with_parameters_on_the_wire(fake, url):
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["Authorization"] == "Bearer sk-test"
     assert request["body"] == {
-        "model": MODEL, "stream": True, "max_tokens": 33, "temperature": 0.4, "top_p": 0.7, "stop": ["\nQuestion:"],
-        "messages": [{"role": "system", "content": "Answer briefly."},
-                     {"role": "user", "content": "Where is the VPN guide?"}],
+        "model": MODEL,
+        "stream": True,
+        "max_tokens": 33,
+        "temperature": 0.4,
+        "top_p": 0.7,
+        "stop": ["\nQuestion:"],
+        "messages": [
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "Where is the VPN guide?"},
+        ],
     }
 
 
@@ -210,8 +255,16 @@ def test_base_url_given_with_the_full_path_is_accepted(url):
 
 
 def test_sse_parsing_handles_comments_multiline_data_and_usage_chunks():
-    lines = [": keep-alive", "", "data: {\"choices\": [{\"delta\": {\"content\": \"a\"}}]}", "",
-             "data: {\"choices\": [],", "data:  \"usage\": {\"total_tokens\": 3}}", "", "data: [DONE]"]
+    lines = [
+        ": keep-alive",
+        "",
+        'data: {"choices": [{"delta": {"content": "a"}}]}',
+        "",
+        'data: {"choices": [],',
+        'data:  "usage": {"total_tokens": 3}}',
+        "",
+        "data: [DONE]",
+    ]
     events = list(sse_data(lines))
     assert events[1] == '{"choices": [],\n "usage": {"total_tokens": 3}}'
     assert [text_from_chunk(json.loads(e)) for e in events[:2]] == [("a", False), ("", False)]
@@ -229,8 +282,9 @@ def test_blank_stop_sequences_stay_client_side_and_top_p_only_when_sampling():
 
 
 def test_429_then_success_is_retried_before_the_first_token(fake, url):
-    fake.failures = [(429, {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
-                      {"Retry-After": "0"})]
+    fake.failures = [
+        (429, {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}}, {"Retry-After": "0"})
+    ]
     assert "".join(make_llm(url).stream(QUESTION, GREEDY)) == "You asked: Where is the VPN "
     assert len(fake.requests) == 2
 
@@ -308,7 +362,9 @@ def test_connection_refused_asks_whether_the_server_is_running():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     llm = make_llm(f"http://127.0.0.1:{port}/v1", max_attempts=2)
-    with pytest.raises(LLMError, match=rf"connect.*127\.0\.0\.1:{port}/v1.*Is the server running.*DOCENT_OPENAI_BASE_URL"):
+    with pytest.raises(
+        LLMError, match=rf"connect.*127\.0\.0\.1:{port}/v1.*Is the server running.*DOCENT_OPENAI_BASE_URL"
+    ):
         list(llm.stream(QUESTION, GREEDY))
 
 
@@ -337,8 +393,9 @@ def test_build_generators_returns_the_openai_backend_from_settings(fake, url):
     from llm.factory import build_generators
 
     fake.api_key = "sk-settings"
-    settings = load_settings(llm_backend="openai", openai_base_url=url, openai_model=MODEL,
-                             openai_api_key="sk-settings")
+    settings = load_settings(
+        llm_backend="openai", openai_base_url=url, openai_model=MODEL, openai_api_key="sk-settings"
+    )
     generators = build_generators(settings)
     assert isinstance(generators.rag, OpenAICompatLLM) and generators.notice is None
     assert (generators.rag.backend, generators.rag.model) == ("openai", MODEL)
@@ -349,6 +406,7 @@ def test_build_generators_explains_a_bad_base_url():
     from config.settings import load_settings
     from llm.factory import build_generators
 
-    generators = build_generators(load_settings(llm_backend="openai", openai_base_url="ollama:11434",
-                                                openai_model=MODEL))
+    generators = build_generators(
+        load_settings(llm_backend="openai", openai_base_url="ollama:11434", openai_model=MODEL)
+    )
     assert generators.rag is None and "DOCENT_OPENAI_BASE_URL='ollama:11434'" in generators.notice

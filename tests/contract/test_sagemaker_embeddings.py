@@ -80,7 +80,10 @@ def test_given_dim_that_disagrees_is_refused_with_a_fix(minilm_server):
 def test_token_level_output_is_mean_pooled_and_normalised():
     class TokenLevel:  # what the HF feature-extraction container returns: one vector per token
         def embed_documents(self, texts):
-            return np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]] for _ in texts]) * np.arange(1, len(texts) + 1)[:, None, None]
+            return (
+                np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]] for _ in texts])
+                * np.arange(1, len(texts) + 1)[:, None, None]
+            )
 
     with serve_in_thread(embedder=TokenLevel()) as running:
         vectors = SageMakerEmbeddings("hf", client=runtime_client(running.url)).embed_documents(["a", "b"])
@@ -102,7 +105,8 @@ def test_streaming_from_a_feature_extraction_endpoint_is_a_clear_error(minilm_se
 def test_from_settings(minilm_server, minilm):
     from config.settings import load_settings
 
-    settings = load_settings(embeddings_backend="sagemaker", embeddings_endpoint="docent-minilm",
-                             sagemaker_endpoint_url=minilm_server.url)
+    settings = load_settings(
+        embeddings_backend="sagemaker", embeddings_endpoint="docent-minilm", sagemaker_endpoint_url=minilm_server.url
+    )
     emb = SageMakerEmbeddings.from_settings(settings)
     assert np.allclose(emb.embed_query(TEXTS[1]), minilm.embed_query(TEXTS[1]), atol=1e-4)

@@ -71,8 +71,11 @@ class TestDocentChatModelOverSageMaker(ChatModelIntegrationTests):
 
     @property
     def chat_model_params(self) -> dict:
-        return {"llm": SageMakerLLM("docent-tiny", client=runtime_client(_TINY["url"])), "temperature": 0.0,
-                "max_tokens": 4}
+        return {
+            "llm": SageMakerLLM("docent-tiny", client=runtime_client(_TINY["url"])),
+            "temperature": 0.0,
+            "max_tokens": 4,
+        }
 
     @property
     def has_tool_calling(self) -> bool:
@@ -94,19 +97,28 @@ class TestDocentChatModelOverSageMaker(ChatModelIntegrationTests):
 def test_messages_are_translated_with_roles_and_text():
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-    converted = to_chat_messages([
-        SystemMessage("Be brief."), HumanMessage([{"type": "text", "text": "Hi"}]), AIMessage("Hello"),
-        ToolMessage("42", tool_call_id="t1"),
-    ])
-    assert converted == [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"),
-                         ChatMessage("assistant", "Hello"), ChatMessage("user", "42")]
+    converted = to_chat_messages(
+        [
+            SystemMessage("Be brief."),
+            HumanMessage([{"type": "text", "text": "Hi"}]),
+            AIMessage("Hello"),
+            ToolMessage("42", tool_call_id="t1"),
+        ]
+    )
+    assert converted == [
+        ChatMessage("system", "Be brief."),
+        ChatMessage("user", "Hi"),
+        ChatMessage("assistant", "Hello"),
+        ChatMessage("user", "42"),
+    ]
 
 
 def test_stream_yields_the_backend_pieces_and_passes_parameters():
     model = ScriptedModel(["The VPN ", "guide", "\nQuestion: x"])
     with serve_in_thread(generator=model) as running:
-        chat = DocentChatModel(llm=SageMakerLLM("s", client=runtime_client(running.url)), max_tokens=21,
-                               temperature=0.3)
+        chat = DocentChatModel(
+            llm=SageMakerLLM("s", client=runtime_client(running.url)), max_tokens=21, temperature=0.3
+        )
         pieces = [chunk.content for chunk in chat.stream("Where is the VPN guide?", stop=["\nQuestion:"])]
     assert "".join(pieces) == "The VPN guide" and pieces[:2] == ["The VPN ", "guide"]
     prompt, params = model.calls[0]

@@ -79,15 +79,20 @@ def test_streamed_and_invoked_answers_equal_the_local_model(tiny_server, tiny_ll
     local = "".join(tiny_llm.stream(QUESTION, GREEDY))
     assert "".join(llm.stream(QUESTION, GREEDY)) == local
     assert llm.invoke(QUESTION, GREEDY) == local
-    assert "".join(SageMakerLLM(ENDPOINT, client=runtime_client(tiny_server.url), streaming=False)
-                   .stream(QUESTION, GREEDY)) == local
+    assert (
+        "".join(
+            SageMakerLLM(ENDPOINT, client=runtime_client(tiny_server.url), streaming=False).stream(QUESTION, GREEDY)
+        )
+        == local
+    )
 
 
 def test_stream_response_carries_the_runtime_headers(tiny_server):
     client = runtime_client(tiny_server.url)
     body = LMIHandler().encode_request(QUESTION, GREEDY, stream=True)
-    response = client.invoke_endpoint_with_response_stream(EndpointName=ENDPOINT, Body=body,
-                                                           ContentType="application/json")
+    response = client.invoke_endpoint_with_response_stream(
+        EndpointName=ENDPOINT, Body=body, ContentType="application/json"
+    )
     assert response["InvokedProductionVariant"] == "AllTraffic"
     assert response["ContentType"] == "application/jsonlines"
     events = list(response["Body"])
@@ -127,7 +132,9 @@ def test_mid_stream_failure_surfaces_as_llm_error_after_the_text_so_far():
 def test_failure_before_the_first_token_is_a_model_error_with_cloudwatch_hint():
     with serve_in_thread(generator=ScriptedModel([], fail_at_start=True)) as running:
         llm = SageMakerLLM("crashy", client=runtime_client(running.url))
-        with pytest.raises(LLMError, match="model behind SageMaker endpoint 'crashy'.*crashed.*/aws/sagemaker/Endpoints/crashy"):
+        with pytest.raises(
+            LLMError, match="model behind SageMaker endpoint 'crashy'.*crashed.*/aws/sagemaker/Endpoints/crashy"
+        ):
             list(llm.stream(QUESTION, GREEDY))
         with pytest.raises(LLMError, match="crashed"):
             llm.invoke(QUESTION, GREEDY)
@@ -144,8 +151,9 @@ def test_throttling_is_retried_by_botocore_until_it_succeeds():
 def test_throttling_at_stream_start_is_retried_by_the_explicit_loop():
     model = ScriptedModel(["ok"], busy_calls=2)
     with serve_in_thread(generator=model) as running:
-        llm = SageMakerLLM("busy", client=runtime_client(running.url, max_attempts=1), stream_start_attempts=3,
-                           backoff_seconds=0.01)
+        llm = SageMakerLLM(
+            "busy", client=runtime_client(running.url, max_attempts=1), stream_start_attempts=3, backoff_seconds=0.01
+        )
         assert "".join(llm.stream(QUESTION, GREEDY)) == "ok"
         assert len(model.calls) == 3
         model.busy_calls = 100
@@ -191,7 +199,9 @@ def test_container_contract_ping_and_invocations():
         handler = LMIHandler()
         status, body, _ = _post(running.url + "/invocations", handler.encode_request(QUESTION, GREEDY))
         assert (status, handler.decode_response(body)) == (200, "ab")
-        status, body, headers = _post(running.url + "/invocations", handler.encode_request(QUESTION, GREEDY, stream=True))
+        status, body, headers = _post(
+            running.url + "/invocations", handler.encode_request(QUESTION, GREEDY, stream=True)
+        )
         assert status == 200 and headers["Content-Type"] == "application/jsonlines"
         assert list(handler.decode_stream([body])) == ["a", "b"]
         status, body, _ = _post(running.url + "/invocations", b"{oops")
@@ -236,8 +246,9 @@ def test_from_settings_names_the_finetuned_setting_in_errors(tiny_server):
     llm = SageMakerLLM.from_settings(settings, which="finetuned")
     with pytest.raises(LLMError, match="DOCENT_SAGEMAKER_FINETUNED_ENDPOINT='docent-ft-typo'"):
         list(llm.stream(QUESTION, GREEDY))
-    rag = SageMakerLLM.from_settings(load_settings(sagemaker_rag_endpoint=ENDPOINT,
-                                                   sagemaker_endpoint_url=tiny_server.url))
+    rag = SageMakerLLM.from_settings(
+        load_settings(sagemaker_rag_endpoint=ENDPOINT, sagemaker_endpoint_url=tiny_server.url)
+    )
     assert "".join(rag.stream(QUESTION, GREEDY))
 
 

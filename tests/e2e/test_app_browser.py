@@ -20,8 +20,14 @@ from tests.fixtures.app_corpus import REPO, build_app_data, start_app_server
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 QUESTION = "How do I book annual leave?"
 REWORDED = "how can I book my annual leave?"
 CORRECTION = "Book annual leave in Workday under Time Off at least four weeks ahead; your manager approves it."

@@ -112,7 +112,9 @@ def test_qa_import_routes_paraphrases_to_the_pair(corpus, tmp_path):
         "instruction,response\n"
         "How do I request a new laptop?,Open a ticket in the IT portal under Hardware > Laptop.\n"
         "How do I request a new laptop?,Duplicate answer\n"
-        ",missing question\n", encoding="utf-8")
+        ",missing question\n",
+        encoding="utf-8",
+    )
     out = run("qa", "import", str(csv_path))
     assert "1 added" in out.output
     assert "pairs.csv:3: duplicate question" in out.output and "pairs.csv:4: empty question" in out.output
@@ -127,20 +129,35 @@ def test_qa_import_routes_paraphrases_to_the_pair(corpus, tmp_path):
 def test_batch_writes_every_field(corpus, tmp_path):
     run("ingest", str(corpus))
     src = tmp_path / "in.jsonl"
-    src.write_text("\n".join([
-        json.dumps({"id": "a", "question": PDF_PAGE_SENTENCES[2]}),
-        json.dumps({"id": "b", "question": "   "}),
-        "not json",
-        json.dumps({"id": "c", "question": "What is the kubernetes helm chart rollback procedure?"}),
-    ]) + "\n")
+    src.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "a", "question": PDF_PAGE_SENTENCES[2]}),
+                json.dumps({"id": "b", "question": "   "}),
+                "not json",
+                json.dumps({"id": "c", "question": "What is the kubernetes helm chart rollback procedure?"}),
+            ]
+        )
+        + "\n"
+    )
     dst = tmp_path / "out.jsonl"
     result = run("batch", str(src), str(dst))
     assert result.exit_code == 0
     rows = [json.loads(x) for x in dst.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["a", "b", "c"]
     a, b, c = rows
-    assert set(a) == {"id", "answer", "route", "abstained", "confidence", "matched_question", "references",
-                      "retrieved", "llm_called", "timings_ms"}
+    assert set(a) == {
+        "id",
+        "answer",
+        "route",
+        "abstained",
+        "confidence",
+        "matched_question",
+        "references",
+        "retrieved",
+        "llm_called",
+        "timings_ms",
+    }
     assert a["retrieved"][0]["source"] == "policies/travel-policy.pdf"
     assert a["references"][0]["source"] == "policies/travel-policy.pdf"
     assert set(a["references"][0]) == {"source", "title", "locator", "url", "score"}

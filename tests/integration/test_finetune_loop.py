@@ -33,20 +33,34 @@ REWORDED_QUESTION = "How can I reset my password"
 
 # What makes the 160k-parameter random model memorise 20 short answers (exact match 1.0) on CPU.
 TINY_TRAIN_FLAGS = [
-    "--num-epochs", "60",
-    "--learning-rate", "0.005",
-    "--batch-size", "4",
-    "--gradient-accumulation-steps", "1",
-    "--lora-r", "32",
-    "--lora-alpha", "64",
-    "--lora-dropout", "0.0",
-    "--warmup-ratio", "0.0",
-    "--lr-scheduler-type", "constant",
-    "--held-out-fraction", "0.0",
-    "--logging-steps", "100",
-    "--eval-max-new-tokens", "24",
-    "--max-length", "128",
-    "--device", "cpu",
+    "--num-epochs",
+    "60",
+    "--learning-rate",
+    "0.005",
+    "--batch-size",
+    "4",
+    "--gradient-accumulation-steps",
+    "1",
+    "--lora-r",
+    "32",
+    "--lora-alpha",
+    "64",
+    "--lora-dropout",
+    "0.0",
+    "--warmup-ratio",
+    "0.0",
+    "--lr-scheduler-type",
+    "constant",
+    "--held-out-fraction",
+    "0.0",
+    "--logging-steps",
+    "100",
+    "--eval-max-new-tokens",
+    "24",
+    "--max-length",
+    "128",
+    "--device",
+    "cpu",
     "--merge",
 ]
 
@@ -89,11 +103,27 @@ def fill_store(settings):
     added = store.add_qa_pairs([QAPair.new(q, a, origin="import") for q, a in TINY_QA_PAIRS])
     assert (added.added, added.duplicates) == (len(TINY_QA_PAIRS), 0)
 
-    turn = Turn.new(session_id="review-1", user="ana", question=CORRECTED_QUESTION, answer=ORIGINAL_ANSWER,
-                    route="finetuned", confidence=0.9, matched_question=CORRECTED_QUESTION)
+    turn = Turn.new(
+        session_id="review-1",
+        user="ana",
+        question=CORRECTED_QUESTION,
+        answer=ORIGINAL_ANSWER,
+        route="finetuned",
+        confidence=0.9,
+        matched_question=CORRECTED_QUESTION,
+    )
     store.save_turn(turn)
-    store.save_feedback(Feedback.new(turn_id=turn.turn_id, reviewer="bo", kind="review", likert=2,
-                                     severity="minor", corrected_answer=CORRECTED_ANSWER, approved=True))
+    store.save_feedback(
+        Feedback.new(
+            turn_id=turn.turn_id,
+            reviewer="bo",
+            kind="review",
+            likert=2,
+            severity="minor",
+            corrected_answer=CORRECTED_ANSWER,
+            approved=True,
+        )
+    )
     replaced = store.add_qa_pairs(
         [QAPair.new(CORRECTED_QUESTION, CORRECTED_ANSWER, origin="correction", source_turn_id=turn.turn_id)],
         replace=True,
@@ -143,8 +173,17 @@ def test_correction_is_exported_trained_served_and_answered(tmp_path, _private_d
 
     # 2. fine-tune the tiny Mistral on it through the CLI
     model_dir = tmp_path / "docent-ft"
-    code, output = docent("finetune", "train", "--data", str(export_file), "--output-dir", str(model_dir),
-                          "--base-model", str(tiny_mistral_dir()), *TINY_TRAIN_FLAGS)
+    code, output = docent(
+        "finetune",
+        "train",
+        "--data",
+        str(export_file),
+        "--output-dir",
+        str(model_dir),
+        "--base-model",
+        str(tiny_mistral_dir()),
+        *TINY_TRAIN_FLAGS,
+    )
     assert code == 0, output
     assert (model_dir / "config.json").is_file() and (model_dir / "adapter" / "adapter_config.json").is_file()
 
@@ -153,14 +192,19 @@ def test_correction_is_exported_trained_served_and_answered(tmp_path, _private_d
     with serve_in_thread(generator=loaded.generator, endpoint_name="finetuned") as server:
         # 4. the chain, with boto3's sagemaker-runtime client pointed at the server
         settings = Settings(
-            store_backend="sqlite", llm_backend="sagemaker", sagemaker_rag_endpoint="rag",
-            sagemaker_finetuned_endpoint="finetuned", sagemaker_endpoint_url=server.url,
-            temperature=0.0, max_new_tokens=32,
+            store_backend="sqlite",
+            llm_backend="sagemaker",
+            sagemaker_rag_endpoint="rag",
+            sagemaker_finetuned_endpoint="finetuned",
+            sagemaker_endpoint_url=server.url,
+            temperature=0.0,
+            max_new_tokens=32,
         )
         chain = build_chain(settings, store)  # empty embedded index: this question is the Q&A set's
         operations: list[str] = []
         chain.finetuned_llm.client.meta.events.register(
-            "before-call.sagemaker-runtime.*", lambda model, **_: operations.append(model.name))
+            "before-call.sagemaker-runtime.*", lambda model, **_: operations.append(model.name)
+        )
 
         decision = chain.router.route(REWORDED_QUESTION, chain.retriever.embedder.embed_query(REWORDED_QUESTION))
         assert decision.route == "finetuned", (decision.score, decision.features)

@@ -34,8 +34,9 @@ def test_tiny_local_model_answers_through_the_chain(tmp_path, index):
     import torch
 
     torch.set_num_threads(1)
-    settings = Settings(data_dir=tmp_path, llm_backend="local", local_model=str(tiny_mistral_dir()),
-                        max_new_tokens=12, temperature=0.0)
+    settings = Settings(
+        data_dir=tmp_path, llm_backend="local", local_model=str(tiny_mistral_dir()), max_new_tokens=12, temperature=0.0
+    )
     gens = build_generators(settings)
     assert gens.rag is not None and gens.notice is None
     chain = build_chain(settings, MemoryQA(), embedder=EMB, index=index, generators=gens)

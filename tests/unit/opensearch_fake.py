@@ -66,8 +66,10 @@ class FakeOpenSearch:
         if parts == ["_bulk"]:
             return self._bulk(body)
         if parts == ["_msearch"]:
-            return 200, {"took": 1, "responses": [self._search(body[i]["index"], body[i + 1])[1]
-                                                  for i in range(0, len(body), 2)]}
+            return 200, {
+                "took": 1,
+                "responses": [self._search(body[i]["index"], body[i + 1])[1] for i in range(0, len(body), 2)],
+            }
         index, rest = parts[0], parts[1:]
         if not rest:
             if method == "HEAD":
@@ -113,10 +115,19 @@ class FakeOpenSearch:
         if op == "_mget":
             wanted = params.get("_source_includes")
             keep = wanted.split(",") if wanted else None
-            return 200, {"docs": [{"_index": index, "_id": i, "found": True,
-                                   "_source": {k: v for k, v in docs[i].items() if keep is None or k in keep}}
-                                  if i in docs else {"_index": index, "_id": i, "found": False}
-                                  for i in body["ids"]]}
+            return 200, {
+                "docs": [
+                    {
+                        "_index": index,
+                        "_id": i,
+                        "found": True,
+                        "_source": {k: v for k, v in docs[i].items() if keep is None or k in keep},
+                    }
+                    if i in docs
+                    else {"_index": index, "_id": i, "found": False}
+                    for i in body["ids"]
+                ]
+            }
         if op == "_count":
             query = (body or {}).get("query", {"match_all": {}})
             return 200, {"count": sum(_matches(d, query) for d in docs.values())}
@@ -131,16 +142,31 @@ class FakeOpenSearch:
             docs = self.indices.setdefault(meta["_index"], {"body": None, "docs": {}})["docs"]
             if op == "delete":
                 found = docs.pop(meta["_id"], None) is not None
-                items.append({op: {"_index": meta["_index"], "_id": meta["_id"], "status": 200 if found else 404,
-                                   "result": "deleted" if found else "not_found"}})
+                items.append(
+                    {
+                        op: {
+                            "_index": meta["_index"],
+                            "_id": meta["_id"],
+                            "status": 200 if found else 404,
+                            "result": "deleted" if found else "not_found",
+                        }
+                    }
+                )
                 continue
             source, i = lines[i], i + 1
             created = meta["_id"] not in docs
             docs[meta["_id"]] = source
-            items.append({op: {"_index": meta["_index"], "_id": meta["_id"], "status": 201 if created else 200,
-                               "result": "created" if created else "updated"}})
-        return 200, {"took": 1, "errors": any(list(it.values())[0]["status"] >= 300 for it in items),
-                     "items": items}
+            items.append(
+                {
+                    op: {
+                        "_index": meta["_index"],
+                        "_id": meta["_id"],
+                        "status": 201 if created else 200,
+                        "result": "created" if created else "updated",
+                    }
+                }
+            )
+        return 200, {"took": 1, "errors": any(list(it.values())[0]["status"] >= 300 for it in items), "items": items}
 
     def _search(self, index: str, body: dict[str, Any]) -> tuple[int, Any]:
         if index not in self.indices:
@@ -170,15 +196,25 @@ class FakeOpenSearch:
                 hit["sort"] = [doc.get(next(iter(body["sort"][0])), "")]
             hits.append(hit)
         response: dict[str, Any] = {
-            "took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
-            "hits": {"total": {"value": len(scored), "relation": "eq"},
-                     "max_score": hits[0]["_score"] if hits else None, "hits": hits}, "status": 200}
+            "took": 1,
+            "timed_out": False,
+            "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {
+                "total": {"value": len(scored), "relation": "eq"},
+                "max_score": hits[0]["_score"] if hits else None,
+                "hits": hits,
+            },
+            "status": 200,
+        }
         for name, agg in body.get("aggs", {}).items():
-            (kind, spec), = agg.items()
+            ((kind, spec),) = agg.items()
             assert kind == "filters", f"the fake does not know the aggregation {kind}"
-            response.setdefault("aggregations", {})[name] = {"buckets": {
-                key: {"doc_count": sum(_analyzed_match(d, q) for d in docs.values())}
-                for key, q in spec["filters"].items()}}
+            response.setdefault("aggregations", {})[name] = {
+                "buckets": {
+                    key: {"doc_count": sum(_analyzed_match(d, q) for d in docs.values())}
+                    for key, q in spec["filters"].items()
+                }
+            }
         for name, suggestion in body.get("suggest", {}).items():
             response.setdefault("suggest", {})[name] = [_term_suggest(docs, suggestion["text"], suggestion["term"])]
         return 200, response
@@ -198,7 +234,7 @@ def _analyze(text: str) -> list[str]:
 
 def _analyzed_match(doc: dict[str, Any], query: dict[str, Any]) -> bool:
     """`multi_match` as the cluster runs it: analysed query terms against analysed fields (any term)."""
-    (kind, spec), = query.items()
+    ((kind, spec),) = query.items()
     assert kind == "multi_match", f"the fake counts only multi_match filters, not {kind}"
     wanted = set(_analyze(spec["query"]))
     return any(wanted & set(_analyze(doc.get(f.partition("^")[0], ""))) for f in spec["fields"])
@@ -222,8 +258,11 @@ def _term_suggest(docs: dict[str, Any], text: str, spec: dict[str, Any]) -> dict
             freq[token] = freq.get(token, 0) + 1
     term = text.lower()
     prefix = term[: spec.get("prefix_length", 1)]
-    options = [{"text": t, "score": 0.8, "freq": n} for t, n in freq.items()
-               if t != term and t.startswith(prefix) and _within_edits(term, t, spec.get("max_edits", 2))]
+    options = [
+        {"text": t, "score": 0.8, "freq": n}
+        for t, n in freq.items()
+        if t != term and t.startswith(prefix) and _within_edits(term, t, spec.get("max_edits", 2))
+    ]
     options.sort(key=lambda o: (-o["freq"], o["text"]))
     return {"text": text, "offset": 0, "length": len(text), "options": options[: spec.get("size", 5)]}
 
@@ -233,28 +272,29 @@ def _field(doc: dict[str, Any], field: str) -> Any:
 
 
 def _matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
-    (kind, spec), = query.items()
+    ((kind, spec),) = query.items()
     if kind == "match_all":
         return True
     if kind == "term":
-        (field, value), = spec.items()
+        ((field, value),) = spec.items()
         return _field(doc, field) == value
     if kind == "terms":
-        (field, values), = spec.items()
+        ((field, values),) = spec.items()
         return _field(doc, field) in values
     if kind == "bool":
-        return (all(_matches(doc, q) for q in spec.get("filter", []) + spec.get("must", []))
-                and not any(_matches(doc, q) for q in spec.get("must_not", [])))
+        return all(_matches(doc, q) for q in spec.get("filter", []) + spec.get("must", [])) and not any(
+            _matches(doc, q) for q in spec.get("must_not", [])
+        )
     if kind == "multi_match":
         return True
     if kind == "knn":
-        (field, knn), = spec.items()
+        ((field, knn),) = spec.items()
         return field in doc and ("filter" not in knn or _matches(doc, knn["filter"]))
     raise AssertionError(f"the fake does not know the query {kind}")
 
 
 def _score(doc: dict[str, Any], query: dict[str, Any]) -> float:
-    (kind, spec), = query.items()
+    ((kind, spec),) = query.items()
     if kind == "bool":
         return sum(_score(doc, q) for q in spec.get("must", [])) if spec.get("must") else 1.0
     if kind == "multi_match":
@@ -266,7 +306,7 @@ def _score(doc: dict[str, Any], query: dict[str, Any]) -> float:
             total += float(boost or 1) * sum(w in terms for w in words)
         return total
     if kind == "knn":
-        (field, knn), = spec.items()
+        ((field, knn),) = spec.items()
         a, b = np.asarray(doc[field], dtype=np.float32), np.asarray(knn["vector"], dtype=np.float32)
         return float((1.0 + a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0)) / 2.0)  # cosinesimil score
     return 1.0

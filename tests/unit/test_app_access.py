@@ -9,8 +9,7 @@ from tests.fixtures.app_corpus import APP_DIR, AppBackend, app_test, install
 
 pytestmark = pytest.mark.slow
 
-ROLE_SETTINGS = {"role_reviewers": "bo@corp.com", "role_analysts": "@analysts.corp.com",
-                 "role_admins": "root@corp.com"}
+ROLE_SETTINGS = {"role_reviewers": "bo@corp.com", "role_analysts": "@analysts.corp.com", "role_admins": "root@corp.com"}
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +19,10 @@ def base(tmp_path_factory, minilm):
 
 def _nav(at) -> list[str]:
     # st.navigation's entries are in the page registry AppTest keeps
-    return sorted((info["page_name"] if isinstance(info, dict) else getattr(info, "page_name", str(info))).lower()
-                  for info in at._registered_pages.values())
+    return sorted(
+        (info["page_name"] if isinstance(info, dict) else getattr(info, "page_name", str(info))).lower()
+        for info in at._registered_pages.values()
+    )
 
 
 def _page_text(at) -> str:
@@ -76,8 +77,12 @@ def test_oidc_reviewer_and_admin(oidc):
 
 
 def test_header_mode_uses_the_proxy_header(base, monkeypatch):
-    install(monkeypatch, base.with_settings(auth_mode="header", auth_header="X-Forwarded-User",
-                                            auth_header_unsigned=True, **ROLE_SETTINGS))
+    install(
+        monkeypatch,
+        base.with_settings(
+            auth_mode="header", auth_header="X-Forwarded-User", auth_header_unsigned=True, **ROLE_SETTINGS
+        ),
+    )
     import ui
 
     monkeypatch.setattr(ui, "bound_address", lambda: "127.0.0.1")  # as `docent app` starts it
@@ -96,8 +101,12 @@ def test_header_mode_uses_the_proxy_header(base, monkeypatch):
 
 def test_unsigned_header_mode_refuses_to_serve_on_every_interface(base, monkeypatch):
     """Issue 11: an unsigned identity header is only trusted when nothing but this host can reach the app."""
-    install(monkeypatch, base.with_settings(auth_mode="header", auth_header="X-Forwarded-User",
-                                            auth_header_unsigned=True, **ROLE_SETTINGS))
+    install(
+        monkeypatch,
+        base.with_settings(
+            auth_mode="header", auth_header="X-Forwarded-User", auth_header_unsigned=True, **ROLE_SETTINGS
+        ),
+    )
     import ui
 
     monkeypatch.setattr(ui, "bound_address", lambda: "0.0.0.0")

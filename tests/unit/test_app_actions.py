@@ -41,27 +41,33 @@ def _turn(store, question="How do I book leave?", **kw):
     return turn
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("https://wiki.corp/x#y", "https://wiki.corp/x#y"),
-    ("http://a.b/c", "http://a.b/c"),
-    ("javascript:alert(1)", None),
-    ("file:///etc/passwd", None),
-    ("data:text/html,<b>x</b>", None),
-    ("https://", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://wiki.corp/x#y", "https://wiki.corp/x#y"),
+        ("http://a.b/c", "http://a.b/c"),
+        ("javascript:alert(1)", None),
+        ("file:///etc/passwd", None),
+        ("data:text/html,<b>x</b>", None),
+        ("https://", None),
+        (None, None),
+    ],
+)
 def test_safe_link_allows_only_http(url, expected):
     assert safe_link(url) == expected
 
 
 def test_reference_line_links_http_and_escapes_titles():
-    line = reference_line({"title": "Leave [old]", "locator": "page 2", "url": "https://w.corp/a b.pdf#page=2",
-                           "source": "hr/leave.pdf"})
+    line = reference_line(
+        {"title": "Leave [old]", "locator": "page 2", "url": "https://w.corp/a b.pdf#page=2", "source": "hr/leave.pdf"}
+    )
     assert line == r"[Leave \[old\] — page 2](<https://w.corp/a%20b.pdf#page=2>)"
     local = reference_line({"title": "<script>x</script>", "locator": "", "url": "javascript:x", "source": "a/b.md"})
     assert "](" not in local and r"\<script\>" in local and "a/b.md" in local
-    assert reference_line({"title": "Q&A set: q", "locator": "fine-tuning pair", "url": None, "source": "qa:1"}) \
+    assert (
+        reference_line({"title": "Q&A set: q", "locator": "fine-tuning pair", "url": None, "source": "qa:1"})
         == "Q&A set: q — fine-tuning pair"
+    )
 
 
 def test_confidence_label_and_session_ids():
@@ -70,10 +76,15 @@ def test_confidence_label_and_session_ids():
     assert valid_session_id("a" * 32) and not valid_session_id("../../x") and not valid_session_id(None)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("report.pdf", "report.pdf"), ("../../etc/passwd", "passwd"), ("C:\\docs\\a b.md", "a b.md"),
-    ("we<i>rd?.md", "we_i_rd_.md"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\docs\\a b.md", "a b.md"),
+        ("we<i>rd?.md", "we_i_rd_.md"),
+    ],
+)
 def test_safe_filename(name, expected):
     assert safe_filename(name) == expected
 
@@ -121,11 +132,13 @@ def test_save_review_approval_adds_then_replaces_then_dedups(store):
 def test_filter_feedback():
     import pandas as pd
 
-    frame = pd.DataFrame([
-        {"turn_id": "a", "route": "rag", "severity": "major", "reviewer": "bo", "thumbs": -1, "kind": "thumbs"},
-        {"turn_id": "b", "route": "finetuned", "severity": None, "reviewer": "ana", "thumbs": 1, "kind": "thumbs"},
-        {"turn_id": "c", "route": "rag", "severity": "minor", "reviewer": "bo", "thumbs": None, "kind": "review"},
-    ])
+    frame = pd.DataFrame(
+        [
+            {"turn_id": "a", "route": "rag", "severity": "major", "reviewer": "bo", "thumbs": -1, "kind": "thumbs"},
+            {"turn_id": "b", "route": "finetuned", "severity": None, "reviewer": "ana", "thumbs": 1, "kind": "thumbs"},
+            {"turn_id": "c", "route": "rag", "severity": "minor", "reviewer": "bo", "thumbs": None, "kind": "review"},
+        ]
+    )
     assert list(filter_feedback(frame, route="rag")["turn_id"]) == ["a", "c"]
     assert list(filter_feedback(frame, rating="thumbs down")["turn_id"]) == ["a"]
     assert list(filter_feedback(frame, rating="reviewed", reviewer="bo")["turn_id"]) == ["c"]

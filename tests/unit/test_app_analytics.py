@@ -18,13 +18,27 @@ def backend(tmp_path_factory, minilm):
     backend = AppBackend(tmp_path_factory.mktemp("analytics") / "data", minilm)
     store = backend.store
     for i, (route, thumbs, severity) in enumerate([("rag", 1, None), ("rag", -1, "major"), ("finetuned", -1, "minor")]):
-        turn = Turn.new(session_id="s-analytics", user="ana@corp.com", question=f"question {i}?",
-                        answer=f"answer {i}", route=route, confidence=0.3 + 0.2 * i)
+        turn = Turn.new(
+            session_id="s-analytics",
+            user="ana@corp.com",
+            question=f"question {i}?",
+            answer=f"answer {i}",
+            route=route,
+            confidence=0.3 + 0.2 * i,
+        )
         store.save_turn(turn)
         store.save_feedback(Feedback.new(turn_id=turn.turn_id, reviewer="ana@corp.com", kind="thumbs", thumbs=thumbs))
         if severity:
-            store.save_feedback(Feedback.new(turn_id=turn.turn_id, reviewer="bo@corp.com", kind="review",
-                                             severity=severity, likert=2, comment="wrong"))
+            store.save_feedback(
+                Feedback.new(
+                    turn_id=turn.turn_id,
+                    reviewer="bo@corp.com",
+                    kind="review",
+                    severity=severity,
+                    likert=2,
+                    comment="wrong",
+                )
+            )
     return backend
 
 
@@ -69,8 +83,12 @@ def test_every_export_format_is_offered_and_readable(at, backend, monkeypatch):
     monkeypatch.syspath_prepend(str(APP_DIR))
     from actions import export_bytes
 
-    readers = {"csv": pd.read_csv, "xlsx": pd.read_excel, "parquet": pd.read_parquet,
-               "jsonl": lambda b: pd.read_json(b, lines=True)}
+    readers = {
+        "csv": pd.read_csv,
+        "xlsx": pd.read_excel,
+        "parquet": pd.read_parquet,
+        "jsonl": lambda b: pd.read_json(b, lines=True),
+    }
     for fmt, read in readers.items():
         frame = read(io.BytesIO(export_bytes(backend.store, "feedback", fmt)))
         assert len(frame) == 5 and {"thumbs", "severity", "question"} <= set(frame.columns)
@@ -93,7 +111,9 @@ def test_a_failed_download_is_explained_on_the_page(at, monkeypatch):
         return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
 
     def disk_full(*args, **kwargs):
-        raise ExportError("could not write the xlsx export to /tmp/x.xlsx (No space left on device); nothing was written.")
+        raise ExportError(
+            "could not write the xlsx export to /tmp/x.xlsx (No space left on device); nothing was written."
+        )
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     monkeypatch.setattr(actions, "export_bytes", disk_full)

@@ -133,8 +133,15 @@ def test_images_of_a_qa_pair_are_shown(at, backend, tmp_path):
 
     picture = tmp_path / "vpn-steps.png"
     Image.new("RGB", (8, 8), "blue").save(picture)
-    backend.store.add_qa_pairs([QAPair.new("How do I install the VPN client on Windows?",
-                                           "Run the installer from the Software Center.", images=[str(picture)])])
+    backend.store.add_qa_pairs(
+        [
+            QAPair.new(
+                "How do I install the VPN client on Windows?",
+                "Run the installer from the Software Center.",
+                images=[str(picture)],
+            )
+        ]
+    )
     at.run()
     _ask(at, "How do I install the VPN client on Windows?")
     assert len(at.get("image")) == 1

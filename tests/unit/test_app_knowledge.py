@@ -37,10 +37,12 @@ def _click(at, label):
 
 
 def test_upload_indexes_good_files_and_reports_bad_ones(at, backend):
-    at.file_uploader(key="kb_files").set_value([
-        ("bikes.md", HANDBOOK, "text/markdown"),
-        ("../../broken.pdf", b"%PDF-1.4 this is not a pdf", "application/pdf"),
-    ])
+    at.file_uploader(key="kb_files").set_value(
+        [
+            ("bikes.md", HANDBOOK, "text/markdown"),
+            ("../../broken.pdf", b"%PDF-1.4 this is not a pdf", "application/pdf"),
+        ]
+    )
     at.text_input(key="kb_base_url").input("https://intranet.example.com/hr")
     _click(at, "Upload and index")
     assert any("Indexed: 1 added" in s.value for s in at.success)
@@ -55,7 +57,8 @@ def test_upload_indexes_good_files_and_reports_bad_ones(at, backend):
 
 def test_index_status_lists_sources_and_deletes_one(at, backend):
     assert next(m.value for m in at.metric if m.label == "Documents") == str(
-        len(backend.chain.retriever.index.list_sources()))
+        len(backend.chain.retriever.index.list_sources())
+    )
     at.selectbox(key="kb_victim").set_value("parking.md")
     _click(at, "Remove")
     assert any("confirm" in w.value for w in at.warning)
@@ -68,10 +71,12 @@ def test_index_status_lists_sources_and_deletes_one(at, backend):
 
 def test_qa_import_reports_problems_and_adds_pairs(at, backend):
     before = len(backend.store.list_qa_pairs())
-    csv = (b"instruction,response\n"
-           b"Where is the canteen?,On the second floor.\n"
-           b"How do I reset my password?,Duplicate of an existing pair.\n"
-           b",an answer without a question\n")
+    csv = (
+        b"instruction,response\n"
+        b"Where is the canteen?,On the second floor.\n"
+        b"How do I reset my password?,Duplicate of an existing pair.\n"
+        b",an answer without a question\n"
+    )
     at.file_uploader(key="qa_file").set_value(("pairs.csv", csv, "text/csv"))
     _click(at, "Import")
     assert any("1 added, 1 already in the set" in s.value for s in at.success)

@@ -69,8 +69,15 @@ def test_approving_a_correction_changes_the_next_answer(backend, at):
     turn = _answer(backend, "How long before leave must I book it?", session="review-session-2")
     backend.store.save_feedback(Feedback.new(turn_id=turn.turn_id, reviewer="ana@corp.com", kind="thumbs", thumbs=-1))
     at.segmented_control(key="review_filter").set_value("thumbs_down").run()
-    _fill(at, turn.turn_id, severity="minor", likert=2, fix="Book leave at least four weeks ahead in Workday.",
-          comment="policy changed", approve=True)
+    _fill(
+        at,
+        turn.turn_id,
+        severity="minor",
+        likert=2,
+        fix="Book leave at least four weeks ahead in Workday.",
+        comment="policy changed",
+        approve=True,
+    )
     assert not at.exception
     messages = " ".join(s.value for s in at.success)
     assert "added to the Q&A set" in messages
@@ -92,8 +99,14 @@ def test_approving_without_a_correction_is_refused_politely(backend, at):
 def test_low_confidence_and_route_filters(backend, at):
     from feedback.records import Turn
 
-    shaky = Turn.new(session_id="review-session-4", user="ana@corp.com", question="Is the canteen open on Sundays?",
-                     answer="Possibly.", route="rag", confidence=0.12)
+    shaky = Turn.new(
+        session_id="review-session-4",
+        user="ana@corp.com",
+        question="Is the canteen open on Sundays?",
+        answer="Possibly.",
+        route="rag",
+        confidence=0.12,
+    )
     backend.store.save_turn(shaky)
     at.segmented_control(key="review_filter").set_value("low_confidence").run()
     assert any("Is the canteen open on Sundays?" in e.label for e in at.expander)

@@ -59,8 +59,12 @@ def test_retrieved_lists_passages_considered_beyond_the_ones_used(index, qa):
     assert 1 < len(result.retrieved) <= 4
     assert [r.score for r in result.retrieved] == sorted((r.score for r in result.retrieved), reverse=True)
     assert {r.source for r in result.references} <= {r.source for r in result.retrieved[:1]}
-    assert result.to_dict()["retrieved"][0] == {"source": "hr/leave.md", "locator": result.retrieved[0].locator,
-                                                "score": result.retrieved[0].score, "title": result.retrieved[0].title}
+    assert result.to_dict()["retrieved"][0] == {
+        "source": "hr/leave.md",
+        "locator": result.retrieved[0].locator,
+        "score": result.retrieved[0].score,
+        "title": result.retrieved[0].title,
+    }
 
 
 def test_events_stream_route_then_tokens_then_final(index, qa):

@@ -16,7 +16,8 @@ def test_spreadsheet_records_stay_one_per_line():
 
 def test_hard_wrapped_prose_is_joined():
     assert sentences("Book two weeks ahead for leave\nlonger than five days.") == [
-        "Book two weeks ahead for leave longer than five days."]
+        "Book two weeks ahead for leave longer than five days."
+    ]
 
 
 def test_extractive_answer_cites_each_passage_used():

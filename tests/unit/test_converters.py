@@ -31,7 +31,9 @@ def sections(doc: Document) -> list[Section]:
 
 def section_with(doc: Document, needle: str) -> Section:
     found = [s for s in doc.sections if needle in s.text]
-    assert len(found) == 1, f"{needle!r} found in {len(found)} sections: {[(s.headings, s.page, s.sheet, s.rows) for s in found]}"
+    assert len(found) == 1, (
+        f"{needle!r} found in {len(found)} sections: {[(s.headings, s.page, s.sheet, s.rows) for s in found]}"
+    )
     return found[0]
 
 

@@ -128,9 +128,14 @@ def _unreachable_dynamodb():
 
     from feedback.dynamodb import DynamoDBFeedbackStore
 
-    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
-                          aws_access_key_id="x", aws_secret_access_key="x",
-                          config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1))
+    client = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
+    )
     return DynamoDBFeedbackStore(client)
 
 

@@ -81,7 +81,13 @@ def test_source_tarball_holds_the_package_and_requirements():
     with tarfile.open(fileobj=io.BytesIO(source_tarball())) as archive:
         names = set(archive.getnames())
         requirements = archive.extractfile("requirements.txt").read().decode()
-    assert {"finetune/train.py", "feedback/qa_file.py", "finetune/train_config.py", "finetune/evaluate.py", "feedback/__init__.py"} <= names
+    assert {
+        "finetune/train.py",
+        "feedback/qa_file.py",
+        "finetune/train_config.py",
+        "finetune/evaluate.py",
+        "feedback/__init__.py",
+    } <= names
     assert "trl==1.16.0" in requirements and "peft" in requirements
 
 

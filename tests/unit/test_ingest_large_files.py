@@ -32,8 +32,10 @@ class HashEmbedder:
             raise KeyboardInterrupt  # what Ctrl-C does in the middle of a run
         self.calls += 1
         self.texts += len(texts)
-        raw = np.array([np.frombuffer(hashlib.blake2b(t.encode(), digest_size=32).digest(), np.uint32)
-                        for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
+        raw = np.array(
+            [np.frombuffer(hashlib.blake2b(t.encode(), digest_size=32).digest(), np.uint32) for t in texts],
+            dtype=np.float32,
+        ).reshape(len(texts), self.dim)
         return raw / np.linalg.norm(raw, axis=1, keepdims=True)
 
     def embed_query(self, text):
@@ -52,8 +54,7 @@ def huge_csv(tmp_path):
 
 
 @pytest.mark.timeout(1200)  # 200k rows on a shared 2-core machine; nothing about speed is asserted
-def test_huge_csv_shows_progress_without_a_terminal_and_resumes_after_a_stop(huge_csv, tmp_path, monkeypatch,
-                                                                             capsys):
+def test_huge_csv_shows_progress_without_a_terminal_and_resumes_after_a_stop(huge_csv, tmp_path, monkeypatch, capsys):
     from cli.main import main
 
     monkeypatch.chdir(tmp_path)
@@ -136,8 +137,9 @@ def test_office_file_over_the_uncompressed_limit_is_refused(tmp_path):
     folder = tmp_path / "kb"
     folder.mkdir()
     build_docx(folder, "handbook.docx")
-    summary = sync_paths([folder], EmbeddedIndex(tmp_path / "index"), HashEmbedder(),
-                         SyncOptions(max_office_uncompressed_bytes=1024))
+    summary = sync_paths(
+        [folder], EmbeddedIndex(tmp_path / "index"), HashEmbedder(), SyncOptions(max_office_uncompressed_bytes=1024)
+    )
     [skipped] = summary.skipped
     assert "over the 0 MiB limit" in skipped.reason or "limit for Office files" in skipped.reason
     assert "DOCENT_INGEST_MAX_OFFICE_UNCOMPRESSED_MB" in skipped.reason

@@ -36,17 +36,25 @@ def docent_index(index):
 
 def test_metadata_filter_applies_to_any_key(index):
     store = DocentVectorStore(index, EMB)
-    store.add_texts(["annual leave days", "annual leave carry over", "vpn client install"],
-                    metadatas=[{"team": "hr", "year": 2024}, {"team": "hr", "year": 2025}, {"team": "it"}],
-                    ids=["a", "b", "c"])
+    store.add_texts(
+        ["annual leave days", "annual leave carry over", "vpn client install"],
+        metadatas=[{"team": "hr", "year": 2024}, {"team": "hr", "year": 2025}, {"team": "it"}],
+        ids=["a", "b", "c"],
+    )
     assert [d.id for d in store.similarity_search("annual leave", k=3, filter={"team": "hr", "year": 2025})] == ["b"]
-    assert {d.id for d in store.similarity_search("annual leave", k=3, filter={"team": ["it", "hr"]})} == {"a", "b", "c"}
+    assert {d.id for d in store.similarity_search("annual leave", k=3, filter={"team": ["it", "hr"]})} == {
+        "a",
+        "b",
+        "c",
+    }
     assert store.similarity_search("annual leave", k=3, filter={"team": "finance"}) == []
 
 
 def test_kind_and_title_filters_are_pushed_to_the_index():
     assert pushdown_filters({"title": "Leave", "team": "hr", "kind": ["pdf", "xlsx"]}) == {
-        "title": "Leave", "kind": ["pdf", "xlsx"]}
+        "title": "Leave",
+        "kind": ["pdf", "xlsx"],
+    }
     assert pushdown_filters({"source": "x", "page": 3}) is None
     assert metadata_matcher({"page": [1, 2]})({"page": 2}) and not metadata_matcher({"page": 3})({})
 
@@ -85,13 +93,22 @@ def test_add_and_delete_errors_say_what_to_pass(index):
 
 
 def test_from_texts_with_an_index_and_the_embeddings_property(index):
-    store = DocentVectorStore.from_texts(["alpha beta", "gamma delta"], DeterministicFakeEmbedding(size=8),
-                                         metadatas=[{"n": 1}, {"n": 2}], ids=["1", "2"], index=index)
-    assert store.get_by_ids(["2", "1", "missing"]) == [Document(id="2", page_content="gamma delta", metadata={"n": 2}),
-                                                       Document(id="1", page_content="alpha beta", metadata={"n": 1})]
+    store = DocentVectorStore.from_texts(
+        ["alpha beta", "gamma delta"],
+        DeterministicFakeEmbedding(size=8),
+        metadatas=[{"n": 1}, {"n": 2}],
+        ids=["1", "2"],
+        index=index,
+    )
+    assert store.get_by_ids(["2", "1", "missing"]) == [
+        Document(id="2", page_content="gamma delta", metadata={"n": 2}),
+        Document(id="1", page_content="alpha beta", metadata={"n": 1}),
+    ]
     assert isinstance(store.embeddings, DeterministicFakeEmbedding)
-    assert len(DocentVectorStore(index, LangChainEmbedder(DeterministicFakeEmbedding(size=8))).embeddings
-               .embed_query("x")) == 8
+    assert (
+        len(DocentVectorStore(index, LangChainEmbedder(DeterministicFakeEmbedding(size=8))).embeddings.embed_query("x"))
+        == 8
+    )
 
 
 def test_embedding_adapters_normalise_and_report_dim():

@@ -59,7 +59,9 @@ def test_prompt_with_bos_is_not_given_a_second_bos(tiny_llm):
     ids = tokenizer("<s>[INST] x [/INST]", add_special_tokens=False)["input_ids"]
     assert ids.count(tokenizer.bos_token_id) == 1
     # stream_prompt on the formatted prompt equals stream on the messages
-    assert tiny_llm.generate_prompt(tiny_llm.build_prompt(QUESTION), GREEDY) == "".join(tiny_llm.stream(QUESTION, GREEDY))
+    assert tiny_llm.generate_prompt(tiny_llm.build_prompt(QUESTION), GREEDY) == "".join(
+        tiny_llm.stream(QUESTION, GREEDY)
+    )
 
 
 def test_stop_sequence_cuts_the_answer(tiny_llm):

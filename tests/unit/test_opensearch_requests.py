@@ -38,13 +38,39 @@ def _vec(*xs: float) -> np.ndarray:
 
 
 def _source(name: str, n: int = 2, kind: str = "text") -> tuple[SourceRecord, list[Parent], list[Child], np.ndarray]:
-    parents = [Parent(id=f"{name}-p{i}", source=name, title=f"{name} title", text=f"parent {i} of {name}",
-                      kind=kind, headings=["Setup", f"Step {i}"], page=i + 1, rows=(2, 9) if i else None,
-                      url=f"{name}#page={i + 1}") for i in range(n)]
-    children = [Child(id=f"{name}-c{i}", parent_id=f"{name}-p{i}", source=name, kind=kind, title=f"{name} title",
-                      section=f"Setup > Step {i}", text=f"rotate the CreateTrainingJob keys {i}") for i in range(n)]
+    parents = [
+        Parent(
+            id=f"{name}-p{i}",
+            source=name,
+            title=f"{name} title",
+            text=f"parent {i} of {name}",
+            kind=kind,
+            headings=["Setup", f"Step {i}"],
+            page=i + 1,
+            rows=(2, 9) if i else None,
+            url=f"{name}#page={i + 1}",
+        )
+        for i in range(n)
+    ]
+    children = [
+        Child(
+            id=f"{name}-c{i}",
+            parent_id=f"{name}-p{i}",
+            source=name,
+            kind=kind,
+            title=f"{name} title",
+            section=f"Setup > Step {i}",
+            text=f"rotate the CreateTrainingJob keys {i}",
+        )
+        for i in range(n)
+    ]
     vectors = np.stack([_vec(1, i + 1, 0, 0) for i in range(n)])
-    return SourceRecord(source=name, content_hash=f"h-{name}", kind=kind, title=f"{name} title"), parents, children, vectors
+    return (
+        SourceRecord(source=name, content_hash=f"h-{name}", kind=kind, title=f"{name} title"),
+        parents,
+        children,
+        vectors,
+    )
 
 
 @pytest.fixture
@@ -67,9 +93,14 @@ def test_children_mapping_is_a_knn_index_with_bm25_and_keyword_fields(server, in
     assert body["settings"]["index"]["knn"] is True
     props = body["mappings"]["properties"]
     assert props["embedding"] == {
-        "type": "knn_vector", "dimension": DIM,
-        "method": {"name": "hnsw", "space_type": "cosinesimil", "engine": "lucene",
-                   "parameters": {"m": 16, "ef_construction": 128}},
+        "type": "knn_vector",
+        "dimension": DIM,
+        "method": {
+            "name": "hnsw",
+            "space_type": "cosinesimil",
+            "engine": "lucene",
+            "parameters": {"m": 16, "ef_construction": 128},
+        },
     }
     for field in ("title", "section", "text"):
         assert props[field]["type"] == "text"
@@ -105,8 +136,11 @@ def test_replace_source_bulk_indexes_then_deletes_stale_generation(server, index
 
     (dbq,) = server.find("POST", "/_delete_by_query")
     assert dbq.path == "/kb,kb-parents/_delete_by_query"
-    assert dbq.body == {"query": {"bool": {"filter": [{"term": {"source": "docs/a.pdf"}}],
-                                           "must_not": [{"term": {"generation": generation}}]}}}
+    assert dbq.body == {
+        "query": {
+            "bool": {"filter": [{"term": {"source": "docs/a.pdf"}}], "must_not": [{"term": {"generation": generation}}]}
+        }
+    }
     assert dbq.params["conflicts"] == "proceed"
     assert server.find("POST", "/_refresh")
     assert index.list_sources()["docs/a.pdf"].children == 2
@@ -180,8 +214,15 @@ def test_candidates_sends_one_msearch_with_bm25_and_filtered_knn(server, index):
     assert bm25["query"]["bool"]["filter"] == expected_filter
     match = bm25["query"]["bool"]["must"][0]["multi_match"]
     assert match["type"] == "best_fields" and match["fields"][:3] == ["title^3", "section^2", "text"]
-    assert knn["query"] == {"knn": {"embedding": {"vector": knn["query"]["knn"]["embedding"]["vector"], "k": 7,
-                                                  "filter": {"bool": {"filter": expected_filter}}}}}
+    assert knn["query"] == {
+        "knn": {
+            "embedding": {
+                "vector": knn["query"]["knn"]["embedding"]["vector"],
+                "k": 7,
+                "filter": {"bool": {"filter": expected_filter}},
+            }
+        }
+    }
     assert [h.child_id for h in dense] == ["a.md-c1", "a.md-c0"]  # closest vector first
     assert dense[0].parent_id == "a.md-p1" and dense[0].score > dense[1].score
     assert {h.child_id for h in lexical} == {"a.md-c0", "a.md-c1"}
@@ -190,8 +231,7 @@ def test_candidates_sends_one_msearch_with_bm25_and_filtered_knn(server, index):
 def test_bodies_without_filters_have_no_filter_clause():
     assert "bool" not in lexical_body("annual leave", 3)["query"]
     assert "filter" not in dense_body(_vec(1, 0, 0, 0), 3)["query"]["knn"]["embedding"]
-    assert lexical_body("leave", 3, {"title": "Leave"})["query"]["bool"]["filter"] == [
-        {"term": {"title.raw": "Leave"}}]
+    assert lexical_body("leave", 3, {"title": "Leave"})["query"]["bool"]["filter"] == [{"term": {"title.raw": "Leave"}}]
     with pytest.raises(ValueError, match="unknown filter 'page'"):
         lexical_body("leave", 3, {"page": "1"})
 
@@ -210,14 +250,29 @@ def test_stopword_only_query_sends_only_the_knn_search(server, index):
 
 
 def test_documented_msearch_response_is_parsed_into_child_hits(server, index):
-    documented = {"took": 4, "responses": [
-        {"took": 2, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
-         "hits": {"total": {"value": 1, "relation": "eq"}, "max_score": 3.2,
-                  "hits": [{"_index": "kb", "_id": "c9", "_score": 3.2, "_source": {"parent_id": "p9"}}]},
-         "status": 200},
-        {"took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
-         "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []}, "status": 200},
-    ]}
+    documented = {
+        "took": 4,
+        "responses": [
+            {
+                "took": 2,
+                "timed_out": False,
+                "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                "hits": {
+                    "total": {"value": 1, "relation": "eq"},
+                    "max_score": 3.2,
+                    "hits": [{"_index": "kb", "_id": "c9", "_score": 3.2, "_source": {"parent_id": "p9"}}],
+                },
+                "status": 200,
+            },
+            {
+                "took": 1,
+                "timed_out": False,
+                "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []},
+                "status": 200,
+            },
+        ],
+    }
     server.fail_with = (200, documented)
     lexical, dense = index.candidates("rotate keys", _vec(1, 0, 0, 0), 3)
     assert [(h.child_id, h.parent_id, h.score) for h in lexical] == [("c9", "p9", 3.2)]
@@ -235,9 +290,15 @@ def test_parents_and_children_round_trip_through_mget(server, index):
 
 
 # --- errors ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("status, words", [
-    (401, "credentials"), (403, "IAM policy"), (404, "missing"), (500, "HTTP 500"),
-])
+@pytest.mark.parametrize(
+    "status, words",
+    [
+        (401, "credentials"),
+        (403, "IAM policy"),
+        (404, "missing"),
+        (500, "HTTP 500"),
+    ],
+)
 def test_errors_name_the_endpoint_and_what_to_check(server, index, status, words):
     server.fail_with = (status, {"error": {"type": "some_exception", "reason": "nope"}, "status": status})
     server.fail_on = "/_bulk"
@@ -256,9 +317,16 @@ def test_unreachable_endpoint_says_what_to_check():
 
 
 def test_search_error_inside_msearch_is_raised(server, index):
-    server.fail_with = (200, {"took": 1, "responses": [
-        {"error": {"type": "search_phase_execution_exception", "reason": "bad"}, "status": 400},
-        {"error": {"type": "search_phase_execution_exception", "reason": "bad"}, "status": 400}]})
+    server.fail_with = (
+        200,
+        {
+            "took": 1,
+            "responses": [
+                {"error": {"type": "search_phase_execution_exception", "reason": "bad"}, "status": 400},
+                {"error": {"type": "search_phase_execution_exception", "reason": "bad"}, "status": 400},
+            ],
+        },
+    )
     with pytest.raises(OpenSearchIndexError, match="search_phase_execution_exception"):
         index.candidates("rotate keys", _vec(1, 0, 0, 0), 3)
 
@@ -288,17 +356,25 @@ class _RecordingAdapter:
         self.adapter = Adapter()
 
 
-@pytest.mark.parametrize("service, host", [
-    ("es", "https://search-docent-abc.eu-west-1.es.amazonaws.com"),
-    ("aoss", "https://abc123.eu-west-1.aoss.amazonaws.com"),
-])
+@pytest.mark.parametrize(
+    "service, host",
+    [
+        ("es", "https://search-docent-abc.eu-west-1.es.amazonaws.com"),
+        ("aoss", "https://abc123.eu-west-1.aoss.amazonaws.com"),
+    ],
+)
 def test_sigv4_client_signs_for_the_service(monkeypatch, service, host):
     from opensearchpy import AWSV4SignerAuth
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    settings = Settings(index_backend="opensearch", opensearch_url=host, opensearch_auth="sigv4",
-                        opensearch_service=service, aws_region="eu-west-1")
+    settings = Settings(
+        index_backend="opensearch",
+        opensearch_url=host,
+        opensearch_auth="sigv4",
+        opensearch_service=service,
+        aws_region="eu-west-1",
+    )
     client = build_client(settings)
     conn = client.transport.connection_pool.get_connection()
     assert isinstance(conn.session.auth, AWSV4SignerAuth) and conn.session.auth.service == service
@@ -319,16 +395,27 @@ def test_sigv4_client_signs_for_the_service(monkeypatch, service, host):
 def test_urllib3_connection_gets_the_urllib3_signer(monkeypatch):
     from opensearchpy import Urllib3AWSV4SignerAuth
 
-    settings = Settings(index_backend="opensearch", opensearch_url="https://abc.eu-west-1.aoss.amazonaws.com",
-                        opensearch_auth="sigv4", opensearch_service="aoss", aws_region="eu-west-1")
+    settings = Settings(
+        index_backend="opensearch",
+        opensearch_url="https://abc.eu-west-1.aoss.amazonaws.com",
+        opensearch_auth="sigv4",
+        opensearch_service="aoss",
+        aws_region="eu-west-1",
+    )
     conn = build_client(settings, connection="urllib3").transport.connection_pool.get_connection()
     assert isinstance(conn.http_auth, Urllib3AWSV4SignerAuth) and conn.http_auth.service == "aoss"
 
 
 @pytest.mark.filterwarnings("ignore:Connecting to .* using SSL with verify_certs=False")
 def test_basic_auth_and_verify_certs_from_settings():
-    settings = Settings(index_backend="opensearch", opensearch_url="https://localhost:9200", opensearch_auth="basic",
-                        opensearch_username="admin", opensearch_password="s3cret", opensearch_verify_certs=False)
+    settings = Settings(
+        index_backend="opensearch",
+        opensearch_url="https://localhost:9200",
+        opensearch_auth="basic",
+        opensearch_username="admin",
+        opensearch_password="s3cret",
+        opensearch_verify_certs=False,
+    )
     conn = build_client(settings).transport.connection_pool.get_connection()
     assert conn.session.auth == ("admin", "s3cret") and conn.session.verify is False
     idx = OpenSearchIndex(settings=settings)
@@ -339,8 +426,12 @@ def test_sigv4_without_credentials_says_how_to_provide_them(monkeypatch):
     import boto3
 
     monkeypatch.setattr(boto3.Session, "get_credentials", lambda self: None)
-    settings = Settings(index_backend="opensearch", opensearch_url="https://x.eu-west-1.es.amazonaws.com",
-                        opensearch_auth="sigv4", aws_region="eu-west-1")
+    settings = Settings(
+        index_backend="opensearch",
+        opensearch_url="https://x.eu-west-1.es.amazonaws.com",
+        opensearch_auth="sigv4",
+        aws_region="eu-west-1",
+    )
     with pytest.raises(OpenSearchIndexError, match="AWS_PROFILE"):
         build_client(settings)
 

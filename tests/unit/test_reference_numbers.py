@@ -9,11 +9,21 @@ from feedback.session import turn_from_result
 
 
 def _result() -> AnswerResult:
-    refs = [Reference(source="hr/leave.pdf", title="Leave", locator="page 2", url=None, score=0.8, n=2),
-            Reference(source="it/vpn.md", title="VPN", locator="VPN setup", url=None, score=0.6, n=3)]
-    return AnswerResult(question="q?", standalone_question="q?", answer="25 days [2], from the portal [3].",
-                        route="rag", abstained=False, confidence=0.7, confidence_band="medium", references=refs,
-                        notice="answered extractively")
+    refs = [
+        Reference(source="hr/leave.pdf", title="Leave", locator="page 2", url=None, score=0.8, n=2),
+        Reference(source="it/vpn.md", title="VPN", locator="VPN setup", url=None, score=0.6, n=3),
+    ]
+    return AnswerResult(
+        question="q?",
+        standalone_question="q?",
+        answer="25 days [2], from the portal [3].",
+        route="rag",
+        abstained=False,
+        confidence=0.7,
+        confidence_band="medium",
+        references=refs,
+        notice="answered extractively",
+    )
 
 
 def test_a_saved_turn_keeps_each_reference_number():
@@ -32,9 +42,19 @@ def test_exports_name_references_by_their_number():
 
 
 def test_rows_stored_before_numbers_fall_back_to_their_position():
-    old = Turn.from_dict({"turn_id": "t", "session_id": "s", "user": "u", "created_at": "2026-11-20T10:00:00Z",
-                          "question": "q", "answer": "a",
-                          "references": [{"source": "a.md", "title": "A", "locator": "", "url": None, "score": 0.5},
-                                         {"source": "b.md", "title": "B", "locator": "x", "url": None, "score": 0.4}]})
+    old = Turn.from_dict(
+        {
+            "turn_id": "t",
+            "session_id": "s",
+            "user": "u",
+            "created_at": "2026-11-20T10:00:00Z",
+            "question": "q",
+            "answer": "a",
+            "references": [
+                {"source": "a.md", "title": "A", "locator": "", "url": None, "score": 0.5},
+                {"source": "b.md", "title": "B", "locator": "x", "url": None, "score": 0.4},
+            ],
+        }
+    )
     assert [r.number(i) for i, r in enumerate(old.references, 1)] == [1, 2]
     assert reference_ids(old.references) == "[1] a.md; [2] b.md#x"

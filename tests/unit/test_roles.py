@@ -24,16 +24,19 @@ def test_parse_members_splits_users_and_domains():
     assert parse_members(None) == (set(), set())
 
 
-@pytest.mark.parametrize(("user", "spec", "expected"), [
-    ("bo@corp.com", "bo@corp.com", True),
-    ("BO@corp.com", "bo@corp.com", True),
-    ("ana@qa.corp.com", "@qa.corp.com", True),
-    ("ana@corp.com", "@qa.corp.com", False),
-    ("ana@evilcorp.com", "@corp.com", False),  # exact domain, not a suffix
-    ("ana@sub.corp.com", "@corp.com", False),
-    ("corp.com", "@corp.com", False),
-    ("", "@corp.com", False),
-])
+@pytest.mark.parametrize(
+    ("user", "spec", "expected"),
+    [
+        ("bo@corp.com", "bo@corp.com", True),
+        ("BO@corp.com", "bo@corp.com", True),
+        ("ana@qa.corp.com", "@qa.corp.com", True),
+        ("ana@corp.com", "@qa.corp.com", False),
+        ("ana@evilcorp.com", "@corp.com", False),  # exact domain, not a suffix
+        ("ana@sub.corp.com", "@corp.com", False),
+        ("corp.com", "@corp.com", False),
+        ("", "@corp.com", False),
+    ],
+)
 def test_is_member(user, spec, expected):
     assert is_member(user, spec) is expected
 
@@ -62,8 +65,13 @@ def test_oidc_mode_needs_a_login_and_uses_the_email():
 
 
 def test_header_mode_reads_the_trusted_header_case_insensitively():
-    identity = resolve_identity("header", SPECS, headers={"x-forwarded-user": "root@corp.com"},
-                                header_name="X-Forwarded-User", allow_unsigned=True)
+    identity = resolve_identity(
+        "header",
+        SPECS,
+        headers={"x-forwarded-user": "root@corp.com"},
+        header_name="X-Forwarded-User",
+        allow_unsigned=True,
+    )
     assert identity.user == "root@corp.com" and identity.roles == set(ROLES)
 
 

@@ -28,7 +28,9 @@ handler = LMIHandler()
 
 
 def test_mistral_prompt_single_turn():
-    assert mistral_prompt([ChatMessage("user", "Where is the VPN guide?")]) == "<s>[INST] Where is the VPN guide? [/INST]"
+    assert (
+        mistral_prompt([ChatMessage("user", "Where is the VPN guide?")]) == "<s>[INST] Where is the VPN guide? [/INST]"
+    )
 
 
 def test_mistral_prompt_multi_turn_with_system_folded_into_first_user_turn():
@@ -42,7 +44,9 @@ def test_mistral_prompt_multi_turn_with_system_folded_into_first_user_turn():
 
 
 def test_merge_for_alternation_joins_consecutive_turns_and_starts_with_user():
-    turns = merge_for_alternation([ChatMessage("assistant", "hello"), ChatMessage("user", "a"), ChatMessage("user", "b")])
+    turns = merge_for_alternation(
+        [ChatMessage("assistant", "hello"), ChatMessage("user", "a"), ChatMessage("user", "b")]
+    )
     assert [(t.role, t.content) for t in turns] == [("user", ""), ("assistant", "hello"), ("user", "a\n\nb")]
 
 
@@ -58,8 +62,13 @@ def test_request_round_trip_keeps_the_generation_parameters():
     params = GenerationParams(max_new_tokens=77, temperature=0.5, top_p=0.8, stop=("</s>", "\nQ:"))
     body = handler.encode_request([ChatMessage("user", "Hi?")], params, stream=True)
     payload = json.loads(body)
-    assert payload["parameters"] == {"max_new_tokens": 77, "do_sample": True, "temperature": 0.5, "top_p": 0.8,
-                                     "stop": ["</s>", "\nQ:"]}
+    assert payload["parameters"] == {
+        "max_new_tokens": 77,
+        "do_sample": True,
+        "temperature": 0.5,
+        "top_p": 0.8,
+        "stop": ["</s>", "\nQ:"],
+    }
     assert payload["stream"] is True
     request = handler.decode_request(body)
     assert request.inputs == "<s>[INST] Hi? [/INST]"
@@ -75,9 +84,16 @@ def test_greedy_request_omits_temperature_which_tgi_refuses_at_zero():
     assert handler.decode_request(json.dumps(payload).encode()).params.temperature == 0.0
 
 
-@pytest.mark.parametrize("body", [b"{not json", b'{"prompt": "x"}', b'{"inputs": 3}',
-                                  b'{"inputs": "x", "parameters": {"max_new_tokens": "many"}}',
-                                  b'{"inputs": "x", "parameters": {"max_new_tokens": 0}}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"prompt": "x"}',
+        b'{"inputs": 3}',
+        b'{"inputs": "x", "parameters": {"max_new_tokens": "many"}}',
+        b'{"inputs": "x", "parameters": {"max_new_tokens": 0}}',
+    ],
+)
 def test_bad_requests_raise_wire_format_error(body):
     with pytest.raises(WireFormatError):
         handler.decode_request(body)
@@ -185,7 +201,9 @@ def test_payload_parts_decode_with_botocore_and_lines_reassemble():
     raw = b"".join(encode_payload_part(p) for p in parts)
     messages = _decode_events(raw, chunk=13)
     assert [m.headers for m in messages][0] == {
-        ":event-type": "PayloadPart", ":content-type": "application/octet-stream", ":message-type": "event"
+        ":event-type": "PayloadPart",
+        ":content-type": "application/octet-stream",
+        ":message-type": "event",
     }
     assert [m.payload for m in messages] == parts
     assert list(handler.decode_stream(m.payload for m in messages)) == ["Hel", "lo ", "wörld"]

@@ -36,8 +36,9 @@ def _raw(url: str, data: bytes, timeout: float = 10.0) -> bytes:
 
 
 def _post(url: str, path: str, payload) -> tuple[int, dict]:
-    request = urllib.request.Request(url + path, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + path, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -60,21 +61,25 @@ class Gate:
 
 def test_oversized_request_gets_413_without_reading_it():
     with serve_in_thread(generator=ScriptedModel(["x"]), max_request_bytes=1024) as running:
-        reply = _raw(running.url, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                  b"Content-Length: 28600000\r\n\r\n{\"inputs\": \"")
+        reply = _raw(
+            running.url,
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 28600000\r\n\r\n{"inputs": "',
+        )
         assert reply.startswith(b"HTTP/1.1 413")
         assert b"over this endpoint's limit of 1,024 bytes" in reply
         client = runtime_client(running.url)
         with pytest.raises(ClientError) as err:
-            client.invoke_endpoint(EndpointName="any", Body=json.dumps({"inputs": "x" * 2000}),
-                                   ContentType="application/json")
+            client.invoke_endpoint(
+                EndpointName="any", Body=json.dumps({"inputs": "x" * 2000}), ContentType="application/json"
+            )
         assert err.value.response["Error"]["Code"] == "ValidationError"
 
 
 def test_a_stalled_body_or_idle_connection_is_dropped_after_the_socket_timeout():
     with serve_in_thread(generator=ScriptedModel(["x"]), socket_timeout_s=0.5) as running:
         # says 1000 bytes, sends 10, then waits: the server gives up instead of holding a thread forever
-        reply = _raw(running.url, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inputs\":")
+        reply = _raw(running.url, b'POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"inputs":')
         assert reply == b""
         assert _raw(running.url, b"") == b""  # an idle connection is closed too
 
@@ -99,8 +104,9 @@ def test_requests_past_max_concurrency_wait_in_the_queue_instead_of_429():
         results: list[str] = []
 
         def call():
-            body = client.invoke_endpoint(EndpointName="any", Body=json.dumps({"inputs": "q"}),
-                                          ContentType="application/json")["Body"].read()
+            body = client.invoke_endpoint(
+                EndpointName="any", Body=json.dumps({"inputs": "q"}), ContentType="application/json"
+            )["Body"].read()
             results.append(LMIHandler.decode_response(body))
 
         threads = [threading.Thread(target=call) for _ in range(8)]
@@ -121,21 +127,23 @@ def test_a_full_queue_answers_throttling():
         assert gate.started.acquire(timeout=10)
         client = runtime_client(running.url)
         with pytest.raises(ClientError) as err:
-            client.invoke_endpoint(EndpointName="any", Body=json.dumps({"inputs": "q"}),
-                                   ContentType="application/json")
+            client.invoke_endpoint(EndpointName="any", Body=json.dumps({"inputs": "q"}), ContentType="application/json")
         assert err.value.response["Error"]["Code"] == "ThrottlingException"
         gate.release.set()
         first.join(10)
 
 
-@pytest.mark.parametrize("parameters, named", [
-    ({"max_new_tokens": 10**12}, "max_new_tokens"),
-    ({"top_p": -5}, "top_p"),
-    ({"temperature": "hot", "do_sample": True}, "temperature"),
-    ({"seed": -1}, "seed"),
-    ({"stop_sequences": [1, 2]}, "stop_sequences"),
-    ({"do_sample": "yes"}, "do_sample"),
-])
+@pytest.mark.parametrize(
+    "parameters, named",
+    [
+        ({"max_new_tokens": 10**12}, "max_new_tokens"),
+        ({"top_p": -5}, "top_p"),
+        ({"temperature": "hot", "do_sample": True}, "temperature"),
+        ({"seed": -1}, "seed"),
+        ({"stop_sequences": [1, 2]}, "stop_sequences"),
+        ({"do_sample": "yes"}, "do_sample"),
+    ],
+)
 def test_bad_parameters_are_validation_errors(parameters, named):
     model = ScriptedModel(["x"])
     with serve_in_thread(generator=model) as running:
@@ -143,8 +151,11 @@ def test_bad_parameters_are_validation_errors(parameters, named):
         assert status == 400 and named in body["error"] and body["error_type"] == "ValidationError"
         client = runtime_client(running.url)
         with pytest.raises(ClientError) as err:  # through the runtime API: the container's 400 in a ModelError
-            client.invoke_endpoint(EndpointName="any", Body=json.dumps({"inputs": "q", "parameters": parameters}),
-                                   ContentType="application/json")
+            client.invoke_endpoint(
+                EndpointName="any",
+                Body=json.dumps({"inputs": "q", "parameters": parameters}),
+                ContentType="application/json",
+            )
         assert err.value.response["Error"]["Code"] == "ModelError"
         assert err.value.response["OriginalStatusCode"] == 400
     assert model.calls == []  # the model never saw them
@@ -169,20 +180,25 @@ class LimitedModel(ScriptedModel):
 def test_prompt_plus_max_new_tokens_must_fit_the_context():
     model = LimitedModel(["x"])
     with serve_in_thread(generator=model) as running:
-        status, body = _post(running.url, "/invocations", {"inputs": "word " * 60,
-                                                           "parameters": {"max_new_tokens": 10}})
+        status, body = _post(
+            running.url, "/invocations", {"inputs": "word " * 60, "parameters": {"max_new_tokens": 10}}
+        )
         assert status == 400 and "must be <= 64" in body["error"] and "60 `inputs` tokens" in body["error"]
-        assert _post(running.url, "/invocations", {"inputs": "word " * 50,
-                                                   "parameters": {"max_new_tokens": 10}})[0] == 200
+        assert (
+            _post(running.url, "/invocations", {"inputs": "word " * 50, "parameters": {"max_new_tokens": 10}})[0] == 200
+        )
 
 
-@pytest.mark.parametrize("shape, expected", [("lmi", {"generated_text": "Hello"}),
-                                             ("tgi", [{"generated_text": "Hello"}])])
+@pytest.mark.parametrize(
+    "shape, expected", [("lmi", {"generated_text": "Hello"}), ("tgi", [{"generated_text": "Hello"}])]
+)
 def test_response_shape_is_the_container_it_stands_in_for(shape, expected):
-    with serve_in_thread(generator=ScriptedModel(["Hel", "lo"]), response_shape=shape,
-                         model_name="docent-lora") as running:
+    with serve_in_thread(
+        generator=ScriptedModel(["Hel", "lo"]), response_shape=shape, model_name="docent-lora"
+    ) as running:
         response = runtime_client(running.url).invoke_endpoint(
-            EndpointName="any", Body=json.dumps({"inputs": "q"}), ContentType="application/json")
+            EndpointName="any", Body=json.dumps({"inputs": "q"}), ContentType="application/json"
+        )
         body = response["Body"].read()
         assert json.loads(body) == expected
         assert LMIHandler.decode_response(body) == "Hello"  # Docent's client reads both
@@ -206,8 +222,14 @@ def test_model_name_in_ping_head_ping_and_the_access_log(caplog):
 def test_lmi_stop_sequences_and_seed_reach_the_model():
     model = ScriptedModel(["x"])
     with serve_in_thread(generator=model) as running:
-        _post(running.url, "/invocations", {"inputs": "q", "parameters": {
-            "stop_sequences": ["\nQ:", "</s>"], "seed": 7, "do_sample": True, "temperature": 0.7}})
+        _post(
+            running.url,
+            "/invocations",
+            {
+                "inputs": "q",
+                "parameters": {"stop_sequences": ["\nQ:", "</s>"], "seed": 7, "do_sample": True, "temperature": 0.7},
+            },
+        )
     [(_, params)] = model.calls
     assert params.stop == ("\nQ:", "</s>") and params.seed == 7 and params.temperature == 0.7
 
@@ -243,13 +265,13 @@ print("drained" if serve_until_stopped(httpd, server, grace_s=20) else "cut off"
 
 def test_sigterm_finishes_the_request_in_flight():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT], stdout=subprocess.PIPE, text=True, env=env,
-                            cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
         port = int(proc.stdout.readline())
         result: list = []
-        caller = threading.Thread(target=lambda: result.append(
-            _post(f"http://127.0.0.1:{port}", "/invocations", {"inputs": "q"})))
+        caller = threading.Thread(
+            target=lambda: result.append(_post(f"http://127.0.0.1:{port}", "/invocations", {"inputs": "q"}))
+        )
         caller.start()
         assert proc.stdout.readline().strip() == "started"
         proc.terminate()  # SIGTERM, what SageMaker and `docker stop` send
