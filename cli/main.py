@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "cli.feedback",  # export, stores init
     "finetune.serve",  # serve-model
     "cli.finetune",  # finetune train/deploy/undeploy
+    "cli.api",  # api (issue 13)
 ]
 
 
