@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.api.test_served import start_api  # noqa: E402
+from tests.fixtures.api_server import start_api  # noqa: E402
 from tests.fixtures.app_corpus import build_app_data  # noqa: E402
 
 QUESTIONS = [

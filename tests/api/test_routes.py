@@ -190,7 +190,12 @@ def test_upload_indexes_answers_and_delete_removes(client, env):
     answer = ask(client, EMPLOYEE, "How do employees join the bicycle lease scheme?").json()
     assert answer["references"][0]["source"] == "bikes.md"
     assert answer["references"][0]["url"].startswith("https://wiki.corp/kb/bikes.md")
-    again = client.post("/v1/documents", files=[("files", ("bikes.md", GUIDE, "text/markdown"))], headers=as_user(BOSS))
+    again = client.post(
+        "/v1/documents",
+        files=[("files", ("bikes.md", GUIDE, "text/markdown"))],
+        data={"base_url": "https://wiki.corp/kb"},
+        headers=as_user(BOSS),
+    )
     assert [f["status"] for f in again.json()["files"]] == ["unchanged"]
     listed = client.get("/v1/documents", headers=as_user(BOSS)).json()
     assert "bikes.md" in [s["source"] for s in listed["sources"]]

@@ -4,58 +4,18 @@ bad inputs, and 50 concurrent asks plus feedback writes that must all land in th
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fixtures.app_corpus import REPO, build_app_data, free_port
+from tests.fixtures.api_server import start_api
+from tests.fixtures.app_corpus import build_app_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EMPLOYEE, BO, REV, ANALYST, BOSS = "emp@corp.com", "bo@corp.com", "rev@corp.com", "ana@corp.com", "boss@corp.com"
 UPLOAD_LIMIT = 64 * 1024
-
-
-def start_api(data_dir: Path, log_path: Path, env: dict[str, str] | None = None):
-    """`docent api` in a subprocess; returns (process, base_url) once /healthz answers (models loaded)."""
-    port = free_port()
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_")}
-    run_env.update(
-        {
-            "DOCENT_DATA_DIR": str(data_dir),
-            "PYTHONPATH": str(REPO),
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-        }
-    )
-    run_env.update(env or {})
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "api", "--port", str(port)],
-        cwd=str(data_dir.parent),
-        env=run_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"docent api exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(base + "/healthz", timeout=1, trust_env=False).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError(f"docent api did not answer on {base}: {log_path.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="module")
