@@ -103,7 +103,7 @@ def test_cognito_access_tokens_carry_client_id_instead_of_aud(client, keys):
     "case, words",
     [
         ("expired", "expired"),
-        ("forged", "cannot be verified"),
+        ("forged", "Signature verification failed"),
         ("wrong issuer", "issuer"),
         ("wrong audience", "audience"),
         ("unknown kid", "cannot be verified"),
