@@ -18,6 +18,7 @@ An abstention reports the same number capped at 0.25: the documents do not answe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from chain.evidence import EvidenceFeatures
 from index.retrieval import Passage
@@ -26,7 +27,7 @@ HIGH = 0.70
 MEDIUM = 0.40
 
 
-def band(confidence: float) -> str:
+def band(confidence: float) -> Literal["high", "medium", "low"]:
     return "high" if confidence >= HIGH else "medium" if confidence >= MEDIUM else "low"
 
 

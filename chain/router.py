@@ -148,8 +148,8 @@ class Router:
         self._lock = threading.Lock()
         self._version: str | None = None
         self._pairs: list = []
-        self._q_vectors = np.zeros((0, embedder.dim), dtype=np.float32)
-        self._a_vectors = np.zeros((0, embedder.dim), dtype=np.float32)
+        self._q_vectors: np.ndarray = np.zeros((0, embedder.dim), dtype=np.float32)
+        self._a_vectors: np.ndarray = np.zeros((0, embedder.dim), dtype=np.float32)
         self._spec = TermSpecificity([])
 
     def refresh(self) -> None:
@@ -190,7 +190,7 @@ class Router:
         pair = self._pairs[i]
         q_sims = self._q_vectors @ vector if q_sims is None else q_sims
         a_sims = self._a_vectors @ vector if a_sims is None else a_sims
-        others = np.delete(q_sims, i)
+        others: np.ndarray = np.delete(q_sims, i)
         return RouteFeatures(
             question_sim=float(q_sims[i]),
             answer_sim=float(a_sims[i]),
@@ -213,8 +213,8 @@ class Router:
         if not self._pairs:
             return RouteDecision("rag", 0.0, self.threshold, None, 0.0, None)
         idx, q_sims, a_sims = self.candidates_for(vector)
-        best_i = max(idx, key=lambda i: selection_score(q_sims[i], a_sims[i]))
+        best_i = max(idx, key=lambda i: selection_score(float(q_sims[i]), float(a_sims[i])))
         best_feats = self.features(question, vector, best_i, q_sims, a_sims)
         best_score = route_score(best_feats)
-        route = "finetuned" if best_score >= self.threshold else "rag"
+        route: Route = "finetuned" if best_score >= self.threshold else "rag"
         return RouteDecision(route, best_score, self.threshold, self._pairs[best_i], float(q_sims[best_i]), best_feats)

@@ -132,7 +132,7 @@ class DynamoDBFeedbackStore:
             values.update({":lo": {"S": lo}, ":hi": {"S": hi}})
         elif lo or hi:
             condition += " AND created_at " + (">= :b" if lo else "<= :b")
-            values[":b"] = {"S": lo or hi}
+            values[":b"] = {"S": str(lo or hi)}
         return self._paged(
             "query",
             TableName=table,

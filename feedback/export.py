@@ -213,8 +213,8 @@ def collect(store: FeedbackStore, what: ExportWhat, since: TimeBound = None, unt
     if what not in EXPORT_WHAT:
         raise ValueError(f"export {what!r} is unknown; use one of {', '.join(EXPORT_WHAT)}.")
     if what == "turns":
-        turns = store.list_turns(since, until)
-        return to_frame(turn_rows(turns, store.list_feedback(since=since)), what)  # feedback follows its turn
+        listed = store.list_turns(since, until)
+        return to_frame(turn_rows(listed, store.list_feedback(since=since)), what)  # feedback follows its turn
     feedback = store.list_feedback(since, until)
     turns: dict[str, Turn] = {}
     for turn_id in {f.turn_id for f in feedback}:

@@ -419,7 +419,7 @@ class EmbeddedIndex:
         if total >= LEXICAL_CUT_MIN_CHUNKS and not filters:
             keep = [t for t in terms if 0 < df[t] <= LEXICAL_MAX_DF * total]
             if not keep:  # every term is very common (or unknown): match on the rarest one that exists
-                keep = sorted((t for t in terms if df[t] > 0), key=df.get)[:1]
+                keep = sorted((t for t in terms if df[t] > 0), key=lambda t: df[t])[:1]
         match = _fts_query(keep)
         if match is None:
             return []
@@ -456,7 +456,7 @@ class EmbeddedIndex:
             allowed = [r[0] for r in self._db().execute(f"SELECT rowid FROM children c WHERE 1=1{where}", args)]
             if not allowed:
                 return []
-            params = faiss.SearchParametersHNSW(
+            params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
                 sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)), efSearch=max(HNSW_EF_SEARCH, fetch)
             )
         scores, ids = index.search(query, fetch, params=params) if params else index.search(query, fetch)

@@ -16,7 +16,9 @@ from config.settings import DEFAULT_EMBEDDING_MODEL
 
 class Embedder(Protocol):
     model_id: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 

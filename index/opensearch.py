@@ -217,7 +217,7 @@ class OpenSearchIndex:
             with self._errors("write the index metadata"):
                 self.client.index(index=self.sources_index, id=META_ID, body=meta)
             self._refresh(self.sources_index)
-            return IndexInfo(embedding_model, dim, meta["created_at"], meta["version"])
+            return IndexInfo(embedding_model, dim, str(meta["created_at"]), str(meta["version"]))
         if info.embedding_model != embedding_model or info.dim != dim:
             raise EmbeddingModelMismatch(
                 f"The OpenSearch index '{self.name}' at {self.endpoint} was built with the embedding model "

@@ -405,3 +405,19 @@ class TestDynamoDBFeedbackStore(FeedbackStoreContract):
         store = DynamoDBFeedbackStore(dynalite_client(dynalite), table_prefix="never-created")
         with pytest.raises(StoreError, match="docent stores init"):
             store.get_turn("x")
+
+
+@pytest.mark.integration
+class TestOutboxOverDynamoDBFeedbackStore(FeedbackStoreContract):
+    """Production's store: DynamoDB (dynalite here) behind the durable outbox, as open_store builds it."""
+
+    @pytest.fixture
+    def store(self, dynalite, tmp_path):  # noqa: F811 - pytest fixture
+        from feedback.dynamodb import DynamoDBFeedbackStore
+        from feedback.outbox import OutboxStore
+
+        inner = DynamoDBFeedbackStore(dynalite_client(dynalite), table_prefix=f"t{uuid.uuid4().hex[:10]}")
+        inner.create_tables()
+        store = OutboxStore(inner, tmp_path / "outbox.sqlite3")
+        yield store
+        inner.delete_tables()
