@@ -53,6 +53,7 @@ def md_text(text: str) -> str:
 
 def reference_line(ref: Reference) -> str:
     """'[Title — section Setup](https://…)' or 'Title — page 2 (`hr/leave.pdf`)' as safe Markdown."""
+    ref = Reference.from_dict(ref)  # a stored dict works too
     label = str(ref.title or ref.source or "source")
     if ref.locator:
         label += f" — {ref.locator}"
