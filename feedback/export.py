@@ -34,10 +34,11 @@ EXPORT_FORMATS = ("csv", "xlsx", "parquet", "jsonl")
 IMAGES_SEPARATOR = ";"  # how a CSV cell lists several image paths
 
 
-def reference_ids(references: Iterable[Reference]) -> str:
+def reference_ids(references: Iterable[Reference | dict]) -> str:
     """'[1] hr/leave.pdf#page 2; [3] it/vpn.docx' — the passages an answer cited, by their number."""
     ids = []
-    for position, ref in enumerate(references, 1):
+    for position, stored in enumerate(references, 1):
+        ref = Reference.from_dict(stored)  # a stored dict works too
         place = f"{ref.source}#{ref.locator}" if ref.locator else ref.source
         if place:
             ids.append(f"[{ref.number(position)}] {place}")
@@ -148,7 +149,7 @@ def to_frame(rows: list[dict[str, Any]], what: ExportWhat = "turns") -> pd.DataF
     return pd.DataFrame(rows)
 
 
-class ExportError(DocentError):
+class ExportError(DocentError, ValueError):
     """An export could not be written; the message names the file and what to do."""
 
 

@@ -42,7 +42,7 @@ def _turn(question="How many leave days?", created_at="2026-11-02T09:00:00Z", **
 
 
 def test_reference_ids():
-    assert reference_ids(REFS) == "hr/leave.pdf#page 2; it/vpn.docx"
+    assert reference_ids(REFS) == "[1] hr/leave.pdf#page 2; [2] it/vpn.docx"
 
 
 def test_feedback_rows_join_their_turn():
@@ -56,7 +56,7 @@ def test_feedback_rows_join_their_turn():
         "v3",
         "extractive",
     )
-    assert row["reference_ids"] == "hr/leave.pdf#page 2; it/vpn.docx"
+    assert row["reference_ids"] == "[1] hr/leave.pdf#page 2; [2] it/vpn.docx"
     assert row["turn_created_at"] == t.created_at and row["created_at"] == f.created_at
     [orphan] = feedback_rows([Feedback.new(turn_id="gone", reviewer="bo", kind="thumbs", thumbs=1)], {})
     assert orphan["route"] is None
