@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.errors import DocentError
-
 if __package__ in (None, ""):  # run as a script (SageMaker entry point): make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from config.errors import DocentError  # noqa: E402
 from feedback.qa_file import QARow, Split, data_hash, load_pairs, split_pairs, validate_pairs  # noqa: E402
 from finetune.evaluate import generate_answers, score  # noqa: E402
 from finetune.progress import progress_callback  # noqa: E402

@@ -111,10 +111,11 @@ def source_tarball(package_dir: Path | None = None) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path in sorted(package_dir.glob("*.py")):
             archive.add(path, arcname=f"finetune/{path.name}")
-        # train.py reads the Q&A file through feedback/qa_file.py and raises config.errors' base (both
-        # stdlib only); ship them without the rest of their packages, whose dependencies the container lacks.
+        # train.py reads the Q&A file through feedback/qa_file.py (which un-escapes cells with
+        # feedback/safe_cells.py) and raises config.errors' base (all stdlib only); ship them without the
+        # rest of their packages, whose dependencies the container lacks.
         root = package_dir.parent
-        for shipped in ("feedback/qa_file.py", "config/errors.py"):
+        for shipped in ("feedback/qa_file.py", "feedback/safe_cells.py", "config/errors.py"):
             archive.add(root / shipped, arcname=shipped)
         _add_bytes(archive, "feedback/__init__.py", b"")
         _add_bytes(archive, "config/__init__.py", b"")
