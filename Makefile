@@ -43,11 +43,15 @@ demo: install
 run: demo
 	$(VENV)/bin/docent app --port $(PORT)   # listens on DOCENT_SERVER_ADDRESS (127.0.0.1 unless set)
 
+# Three workers, one test file each at a time: most tests wait on a server, a browser or a subprocess,
+# so three keep two cores busy; a file's module fixtures (servers, indexes) stay in one worker.
+PYTEST_WORKERS ?= 3
+
 test: install-dev system-deps lint
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: install-dev
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not e2e and not slow"
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not e2e and not slow"
 
 # Style, formatting, import contracts (pyproject.toml [tool.importlinter]) and types.
 lint: install-dev
