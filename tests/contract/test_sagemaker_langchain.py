@@ -61,7 +61,9 @@ class TestDocentChatModelOverSageMaker(ChatModelIntegrationTests):
     @pytest.fixture(scope="class", autouse=True)
     @classmethod
     def _server(cls):
-        with serve_in_thread(generator=_tiny_llm()) as running:
+        llm = _tiny_llm()
+        llm.load()  # loaded before serving: a first request must not wait out the client's read timeout
+        with serve_in_thread(generator=llm) as running:
             _TINY["url"] = running.url
             yield running
 

@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from config.settings import load_settings
 from finetune.serve import serve_in_thread
 from llm.local import LocalLLM
 from llm.protocol import ChatMessage, GenerationParams, LLMError
@@ -102,7 +103,8 @@ def test_stream_response_carries_the_runtime_headers(tiny_server):
 def test_default_client_is_built_from_settings(tiny_server, monkeypatch):
     monkeypatch.setenv("DOCENT_SAGEMAKER_ENDPOINT_URL", tiny_server.url)
     monkeypatch.setenv("DOCENT_AWS_REGION", "eu-west-1")
-    llm = SageMakerLLM(ENDPOINT)
+    monkeypatch.setenv("DOCENT_SAGEMAKER_RAG_ENDPOINT", ENDPOINT)
+    llm = SageMakerLLM.from_settings(load_settings())
     assert "".join(llm.stream(QUESTION, GenerationParams(max_new_tokens=3, temperature=0.0)))
     assert llm.client.meta.region_name == "eu-west-1"
 

@@ -17,7 +17,8 @@ import pytest
 
 from tests.fixtures.app_corpus import REPO, build_app_data, start_app_server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -101,7 +102,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
     # 1. ask: the answer streams in with its route, confidence and a deep link
     _mark("goto")
     page.goto(base + "/", timeout=60_000)
-    page.get_by_test_id("stChatInputTextArea").wait_for(timeout=120_000)  # first start loads the models
+    page.get_by_test_id("stChatInputTextArea").wait_for(timeout=300_000)  # first start loads the models
     _mark("ask")
     _ask(page, QUESTION)
     answer = page.get_by_test_id("stChatMessage").nth(1)

@@ -17,7 +17,9 @@ def test_the_app_listens_on_loopback_by_default():
 
 def test_a_setting_opens_it_and_local_mode_is_warned_about():
     settings = load_settings(server_address="0.0.0.0")
-    assert streamlit_args(settings, port=9000)[-9:-7] == ["--server.port", "9000"]
+    args = streamlit_args(settings, port=9000)
+    assert args[args.index("--server.address") + 1] == "0.0.0.0"
+    assert args[args.index("--server.port") + 1] == "9000"
     assert "everyone who reaches the port" in exposure_warning(settings)
     assert exposure_warning(load_settings(server_address="0.0.0.0", auth_mode="header", auth_alb_arns=ARN)) is None
 

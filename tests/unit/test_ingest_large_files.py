@@ -14,7 +14,8 @@ from index.embeddings import CachedEmbeddings
 from ingest.sync import SyncOptions, sync_paths
 from tests.fixtures.documents import build_docx, build_xlsx
 
-ROWS = 200_000
+# Big enough for several embedding batches and a resume; the 200k-row figure comes from bench/, not here.
+ROWS = 40_000
 
 
 class HashEmbedder:
@@ -53,13 +54,12 @@ def huge_csv(tmp_path):
     return folder
 
 
-@pytest.mark.timeout(1200)  # 200k rows on a shared 2-core machine; nothing about speed is asserted
 def test_huge_csv_shows_progress_without_a_terminal_and_resumes_after_a_stop(huge_csv, tmp_path, monkeypatch, capsys):
     from cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DOCENT_DATA_DIR", str(tmp_path / "data"))
-    # bigger chunks than the default keep the index writes of 200k rows affordable here (~12k chunks)
+    # bigger chunks than the default keep the index writes affordable here (~1,200 chunks)
     monkeypatch.setenv("DOCENT_CHILD_CHUNK_CHARS", "2000")
     monkeypatch.setenv("DOCENT_PARENT_CHUNK_CHARS", "8000")
     stopped = HashEmbedder(fail_after_calls=3)
@@ -81,7 +81,7 @@ def test_huge_csv_shows_progress_without_a_terminal_and_resumes_after_a_stop(hug
     assert code.value.code == 0, err
     index = EmbeddedIndex(tmp_path / "data" / "index")
     [record] = index.list_sources().values()
-    assert record.children > 5_000
+    assert record.children > 1_000
     # the three batches embedded before the stop were not embedded again
     assert resumed.texts == record.children - 3 * 256
     assert f"{3 * 256} cached" in " ".join(err.split())
