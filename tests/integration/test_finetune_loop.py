@@ -152,6 +152,7 @@ def token_f1(predicted: str, expected: str) -> float:
 
 @pytest.mark.slow
 @pytest.mark.integration
+@pytest.mark.timeout(900)  # trains, serves and asks: minutes on a loaded 2-core machine; a hang guard only
 def test_correction_is_exported_trained_served_and_answered(tmp_path, _private_data_dir, docent, one_torch_thread):
     from chain.service import build_chain
     from config.settings import Settings

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from feedback.qa_file import QARow, data_hash
+from finetune.evaluate import score
 from finetune.train import TrainingError, run_training
 from finetune.train_config import TrainConfig, load_train_config
 from tests.fixtures.tiny_models import TINY_QA_PAIRS, tiny_mistral_dir
@@ -78,15 +79,19 @@ def test_memorises_the_training_pairs(trained):
     out = Path(config.output_dir)
     tokenizer = AutoTokenizer.from_pretrained(out)
     model = AutoPeftModelForCausalLM.from_pretrained(out)
-    question, answer = TINY_QA_PAIRS[3]
-    prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
-    )
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-    with torch.no_grad():
-        output = model.generate(**inputs, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    generated = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
-    assert generated == answer
+    # The adapter reloaded from disk answers the training questions as well as the model did in training.
+    generated = []
+    for question, _ in TINY_QA_PAIRS:
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+        )
+        inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            output = model.generate(**inputs, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        generated.append(tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip())
+    reloaded = score(generated, [answer for _, answer in TINY_QA_PAIRS])
+    assert reloaded["token_f1"] >= 0.9, reloaded
+    assert reloaded["exact_match"] >= 0.5, list(zip(generated, TINY_QA_PAIRS, strict=True))
 
 
 @pytest.mark.slow
