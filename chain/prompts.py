@@ -6,13 +6,15 @@ from collections.abc import Sequence
 
 from langchain_core.prompts import ChatPromptTemplate
 
+from config import prompts
 from index.retrieval import Passage
 from llm.protocol import ChatMessage
-from config import prompts
 
 RAG_PROMPT = ChatPromptTemplate.from_messages([("system", prompts.RAG_SYSTEM), ("human", prompts.RAG_USER)])
 CONDENSE_PROMPT = ChatPromptTemplate.from_messages(
     [("system", prompts.CONDENSE_SYSTEM), ("human", prompts.CONDENSE_USER)])
+TRANSLATE_PROMPT = ChatPromptTemplate.from_messages(
+    [("system", prompts.TRANSLATE_SYSTEM), ("human", prompts.TRANSLATE_USER)])
 
 _ROLE = {"system": "system", "human": "user", "ai": "assistant"}
 

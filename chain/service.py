@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from index.embeddings import CachedEmbeddings
-from index.factory import make_embedder
-from index.factory import open_index
-from index.retrieval import HybridRetriever
-from llm.factory import build_generators
-from llm.protocol import GenerationParams
 from chain.pipeline import ChainOptions, DocentChain
 from chain.router import Router
 from config.settings import Settings
+from index.embeddings import CachedEmbeddings
+from index.factory import make_embedder, open_index
+from index.retrieval import HybridRetriever
+from llm.factory import build_generators
+from llm.protocol import GenerationParams
 
 
 def build_chain(settings: Settings, qa_source, embedder=None, index=None, generators=None) -> DocentChain:
@@ -22,6 +21,6 @@ def build_chain(settings: Settings, qa_source, embedder=None, index=None, genera
     gens = generators or build_generators(settings)
     options = ChainOptions(
         top_k=settings.retrieval_top_k, context_token_budget=settings.context_token_budget,
-        max_question_chars=settings.max_question_chars,
+        max_question_chars=settings.max_question_chars, documents_language=settings.documents_language,
         generation=GenerationParams(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature))
     return DocentChain(retriever, router, gens.rag, gens.finetuned, options, gens.notice)

@@ -10,14 +10,14 @@ Bad combinations are refused at start-up with a message that says how to fix the
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.errors import DocentError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # --- retrieval -----------------------------------------------------------------------
     retrieval_top_k: int = Field(5, ge=1, description="Parent passages handed to the answer step")
     retrieval_candidates: int = Field(60, ge=5, description="Children fetched per retriever before fusion")
+
+    # --- issue 10 (answers): questions in other languages ---------------------------------
+    documents_language: str = Field(
+        "en", pattern=r"^[a-z]{2}$",
+        description="ISO 639-1 code of the documents' language; questions in another one are translated by the "
+                    "LLM, or answered with a message in the user's language when no LLM is configured")
 
     # --- answer chain --------------------------------------------------------------------
     llm_backend: Literal["extractive", "local", "sagemaker", "bedrock", "openai"] = "extractive"
