@@ -1,4 +1,4 @@
-"""Answer candidates of a passage: sentences, list items and table rows (with their cells).
+r"""Answer candidates of a passage: sentences, list items and table rows (with their cells).
 
 An extractive answer quotes one of these, so they must read as the document does: hard-wrapped
 lines joined back into sentences (PDF pages and Markdown wrap at a fixed width), list items kept

@@ -207,7 +207,8 @@ def pick(
     each followed by its citation. `avoid`: texts already given (the previous answer of a follow-up)."""
     ranked = sorted((c for c in cands if not c.candidate.is_heading and c.score > 0), key=lambda c: -c.score)
     if avoid:
-        fresh = [c for c in ranked if not any(c.candidate.text[:80] in a for a in avoid)]
+        fresh = [c for c in ranked
+                 if not any(c.candidate.text[:80] in a or _render(question, c)[:80] in a for a in avoid)]
         ranked = fresh or ranked
     if not ranked:
         return Choice("")
