@@ -5,6 +5,8 @@ has them) so the follow-up substitution can be seen; the LLM for the translate p
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -90,7 +92,7 @@ def test_limit_question_gets_the_sentence_with_the_limit_not_the_heading(index):
     assert "200" in result.answer
     assert not result.answer.startswith("Review queue")
     cited = {r.n: r.source for r in result.references}
-    assert all(cited[int(n)] == "reviewer-guide.html" for n in __import__("re").findall(r"\[(\d)\]", result.answer))
+    assert all(cited[int(n)] == "reviewer-guide.html" for n in re.findall(r"\[(\d)\]", result.answer))
 
 
 def test_follow_up_gets_its_own_answer(index):
