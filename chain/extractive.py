@@ -48,6 +48,7 @@ W_DENSE = 1.0
 W_LEXICAL = 0.9
 W_TYPE = 0.3
 W_PHRASE = 0.3
+W_KEY = 0.25
 W_MATCHED = 0.08
 RANK_DECAY = 0.06
 HEADING_FACTOR = 0.35
@@ -124,6 +125,9 @@ def score(question: str, cands: Sequence[Scored]) -> list[Scored]:
         if q_pairs:  # word pairs in the question's order ("at most", "first response") are stronger evidence
             value += W_PHRASE * len(q_pairs & _bigrams(tokens(c.candidate.text))) / len(q_pairs)
         value += W_MATCHED if c.in_best_chunk else 0.0
+        cells = c.candidate.cells
+        if cells and any(_has(t, _stems(query_terms(cells[0][1]))) for t in terms):
+            value += W_KEY  # the question names the row by its key ("major", "facilities")
         value -= RANK_DECAY * c.passage
         if c.candidate.is_heading:
             value *= HEADING_FACTOR
