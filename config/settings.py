@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     retrieval_top_k: int = Field(5, ge=1, description="Parent passages handed to the answer step")
     retrieval_candidates: int = Field(60, ge=5, description="Children fetched per retriever before fusion")
 
+    # --- issue 10 (answers): questions in other languages ---------------------------------
+    documents_language: str = Field(
+        "en",
+        pattern=r"^[a-z]{2}$",
+        description="ISO 639-1 code of the documents' language; questions in another one are translated by the "
+        "LLM, or answered with a message in the user's language when no LLM is configured",
+    )
+
     # --- answer chain --------------------------------------------------------------------
     llm_backend: Literal["extractive", "local", "sagemaker", "bedrock", "openai"] = "extractive"
     local_model: str = Field("Qwen/Qwen2.5-0.5B-Instruct", description="transformers id or path for llm_backend=local")
