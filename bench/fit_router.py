@@ -144,8 +144,13 @@ def main() -> None:
     from chain.router import WEIGHTS as OLD
 
     old = [route_score(_feats(x), OLD) for x in X]
-    report("previous router (shipped before this fit), test half", [it for it, t in zip(items, tune) if not t],
-           [p for p, t in zip(picked, tune) if not t], np.array(old)[~tune], 0.5)
+    report(
+        "previous router (shipped before this fit), test half",
+        [it for it, t in zip(items, tune) if not t],
+        [p for p, t in zip(picked, tune) if not t],
+        np.array(old)[~tune],
+        0.5,
+    )
 
     from sklearn.model_selection import StratifiedKFold
 
@@ -168,10 +173,19 @@ def main() -> None:
         if not good:
             print(f"  MISS {it['variant']:13s} score {s:.2f} q={it['question']!r} nearest={p!r}")
     if args.write:
-        WEIGHTS_FILE.write_text(json.dumps({"weights": {k: round(v, 4) for k, v in weights.items()},
-                                            "threshold": threshold,
-                                            "fitted_on": "bench/data/gold/routing.jsonl split=tune",
-                                            "by": "bench/fit_router.py"}, indent=1) + "\n", encoding="utf-8")
+        WEIGHTS_FILE.write_text(
+            json.dumps(
+                {
+                    "weights": {k: round(v, 4) for k, v in weights.items()},
+                    "threshold": threshold,
+                    "fitted_on": "bench/data/gold/routing.jsonl split=tune",
+                    "by": "bench/fit_router.py",
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         print(f"wrote {WEIGHTS_FILE}")
 
 

@@ -169,8 +169,7 @@ class Router:
     >>> # router = Router(store, embedder); router.route("how much does it cost?", vector)
     """
 
-    def __init__(self, qa_source: QASource, embedder: Embedder, threshold: float | None = None,
-                 candidates: int = 5):
+    def __init__(self, qa_source: QASource, embedder: Embedder, threshold: float | None = None, candidates: int = 5):
         self.qa_source = qa_source
         self.embedder = embedder
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
@@ -190,10 +189,16 @@ class Router:
             if version == self._version:
                 return
             pairs = list(self.qa_source.list_qa_pairs())
-            self._q_vectors = self.embedder.embed_documents([p.question for p in pairs]) if pairs else \
-                np.zeros((0, self.embedder.dim), dtype=np.float32)
-            self._a_vectors = self.embedder.embed_documents([p.answer[:1000] for p in pairs]) if pairs else \
-                np.zeros((0, self.embedder.dim), dtype=np.float32)
+            self._q_vectors = (
+                self.embedder.embed_documents([p.question for p in pairs])
+                if pairs
+                else np.zeros((0, self.embedder.dim), dtype=np.float32)
+            )
+            self._a_vectors = (
+                self.embedder.embed_documents([p.answer[:1000] for p in pairs])
+                if pairs
+                else np.zeros((0, self.embedder.dim), dtype=np.float32)
+            )
             self._spec = TermSpecificity([f"{p.question} {p.answer}" for p in pairs])
             self._pairs = pairs
             self._version = version
@@ -203,8 +208,14 @@ class Router:
         self.refresh()
         return len(self._pairs)
 
-    def features(self, question: str, vector: np.ndarray, i: int,
-                 q_sims: np.ndarray | None = None, a_sims: np.ndarray | None = None) -> RouteFeatures:
+    def features(
+        self,
+        question: str,
+        vector: np.ndarray,
+        i: int,
+        q_sims: np.ndarray | None = None,
+        a_sims: np.ndarray | None = None,
+    ) -> RouteFeatures:
         pair = self._pairs[i]
         q_sims = self._q_vectors @ vector if q_sims is None else q_sims
         a_sims = self._a_vectors @ vector if a_sims is None else a_sims
@@ -240,5 +251,4 @@ class Router:
         best_feats = self.features(question, vector, best_i, q_sims, a_sims)
         best_score = route_score(best_feats)
         route = "finetuned" if best_score >= self.threshold else "rag"
-        return RouteDecision(route, best_score, self.threshold, self._pairs[best_i],
-                             float(q_sims[best_i]), best_feats)
+        return RouteDecision(route, best_score, self.threshold, self._pairs[best_i], float(q_sims[best_i]), best_feats)
