@@ -71,17 +71,6 @@ class RouteDecision:
     features: RouteFeatures | None
 
 
-<<<<<<< HEAD
-# Logistic weights over the features (fitted on bench/data/router_dev.jsonl, see docs/benchmarks.md).
-WEIGHTS = {
-    "bias": -2.67,
-    "question_sim": 3.15,
-    "answer_sim": 1.03,
-    "missing_specific": -1.36,
-    "pair_missing": 0.49,
-    "question_margin": 1.66,
-}
-=======
 FEATURE_NAMES = tuple(f.name for f in fields(RouteFeatures))
 
 
@@ -99,24 +88,12 @@ def load_weights(path: Path = WEIGHTS_FILE) -> tuple[dict[str, float], float]:
 
 
 WEIGHTS, DEFAULT_THRESHOLD = load_weights()
->>>>>>> decide
 
 
 def route_score(f: RouteFeatures, weights: dict[str, float] | None = None) -> float:
     w = weights or WEIGHTS
-<<<<<<< HEAD
-    z = (
-        w["bias"]
-        + w["question_sim"] * f.question_sim
-        + w["answer_sim"] * f.answer_sim
-        + w["missing_specific"] * f.missing_specific
-        + w["pair_missing"] * f.pair_missing
-        + w["question_margin"] * f.question_margin
-    )
-=======
     z = w.get("bias", 0.0) + sum(v * getattr(f, k) for k, v in w.items() if k != "bias")
     z = max(-60.0, min(60.0, z))
->>>>>>> decide
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -242,13 +219,9 @@ class Router:
         pair = self._pairs[i]
         q_sims = self._q_vectors @ vector if q_sims is None else q_sims
         a_sims = self._a_vectors @ vector if a_sims is None else a_sims
-<<<<<<< HEAD
         others: np.ndarray = np.delete(q_sims, i)
-=======
-        others = np.delete(q_sims, i)
         sel = q_sims + 0.5 * a_sims  # selection_score over all pairs, vectorised
         sel_others = np.delete(sel, i)
->>>>>>> decide
         return RouteFeatures(
             question_sim=float(q_sims[i]),
             answer_sim=float(a_sims[i]),
@@ -277,9 +250,5 @@ class Router:
         best_i = max(idx, key=lambda i: selection_score(float(q_sims[i]), float(a_sims[i])))
         best_feats = self.features(question, vector, best_i, q_sims, a_sims)
         best_score = route_score(best_feats)
-<<<<<<< HEAD
         route: Route = "finetuned" if best_score >= self.threshold else "rag"
-=======
-        route = "finetuned" if best_score >= self.threshold else "rag"
->>>>>>> decide
         return RouteDecision(route, best_score, self.threshold, self._pairs[best_i], float(q_sims[best_i]), best_feats)
