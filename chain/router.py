@@ -221,7 +221,7 @@ class Router:
         a_sims = self._a_vectors @ vector if a_sims is None else a_sims
         others: np.ndarray = np.delete(q_sims, i)
         sel = q_sims + 0.5 * a_sims  # selection_score over all pairs, vectorised
-        sel_others = np.delete(sel, i)
+        sel_others: np.ndarray = np.delete(sel, i)
         return RouteFeatures(
             question_sim=float(q_sims[i]),
             answer_sim=float(a_sims[i]),
