@@ -20,6 +20,7 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from chain import prompts
+from chain.calibration import Calibration
 from chain.compression import compress
 from chain.condense import condense_fallback, looks_like_follow_up
 from chain.confidence import band, finetuned_confidence, rag_confidence
@@ -73,6 +74,8 @@ class ChainOptions:
     # issue 10 (answers): the documents' language (ISO 639-1) and how many passages an extractive answer reads
     documents_language: str = "en"
     answer_passages: int = 3
+    # issue 10 (confidence): raw score -> probability the answer is right; identity until fitted
+    calibration: Calibration = field(default_factory=Calibration)
 
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -347,6 +350,9 @@ class DocentChain:
         decision = state["decision"]
         timings = state["timings"]
         timings["total"] = (time.perf_counter() - state["t0"]) * 1000
+        raw = confidence
+        if not abstained:  # an abstention's score says how weak the evidence was, not how right an answer is
+            confidence = self.options.calibration.apply(route, raw)
         result = AnswerResult(
             question=state["question"],
             standalone_question=state["standalone"],
@@ -366,6 +372,7 @@ class DocentChain:
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             notice=notice,
             retrieved=retrieved_list(state.get("retrieved") or ()),
+            raw_confidence=raw,
         )
         return ChainEvent("final", result=result)
 
