@@ -107,7 +107,7 @@ class Stage:
         return float(_sigmoid(np.array([z]))[0])
 
 
-def log_loss(p: Sequence[float], y: Sequence[int]) -> float:
+def log_loss(p: Sequence[float] | np.ndarray, y: Sequence[int] | np.ndarray) -> float:
     pa, ya = np.clip(np.asarray(p, float), EPS, 1 - EPS), np.asarray(y, float)
     return float(-np.mean(ya * np.log(pa) + (1 - ya) * np.log(1 - pa)))
 
@@ -128,7 +128,7 @@ def fit(x: Sequence[float], y: Sequence[int], methods: Sequence[str] = ("platt",
             f"{len(xa)} labelled answers ({int(ya.sum())} right): at least {MIN_SAMPLES} with both right and "
             "wrong answers are needed to fit a calibration"
         )
-    fold = np.arange(len(xa)) % folds
+    fold: np.ndarray = np.arange(len(xa)) % folds
     np.random.default_rng(0).shuffle(fold)
     best: Stage | None = None
     for method in methods:
