@@ -20,15 +20,19 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from chain import prompts
-from chain.compression import compress, extractive_answer
-from chain.condense import condense_fallback
+from chain.calibration import Calibration
+from chain.compression import compress
+from chain.condense import condense_fallback, looks_like_follow_up
 from chain.confidence import band, finetuned_confidence, rag_confidence
 from chain.evidence import AbstainPolicy, decide_abstain, evidence_features
+from chain.extractive import Choice, gather, pick, score
+from chain.language import ENGLISH_NAMES, detect_language, unsupported_language_message
 from chain.router import Router
 from chain.types import AnswerResult, ChainEvent, Reference, Retrieved
 from config.errors import DocentError
-from config.prompts import NOT_FOUND
+from config.prompts import ANSWER_LANGUAGE, NOT_FOUND
 from index.retrieval import HybridRetriever, Passage
+from index.text import query_terms
 from llm.protocol import LLM, ChatMessage, GenerationParams, LLMError
 
 
@@ -67,6 +71,11 @@ class ChainOptions:
     max_question_chars: int = 2000
     generation: GenerationParams = field(default_factory=GenerationParams)
     abstain: AbstainPolicy = field(default_factory=AbstainPolicy)
+    # issue 10 (answers): the documents' language (ISO 639-1) and how many passages an extractive answer reads
+    documents_language: str = "en"
+    answer_passages: int = 3
+    # issue 10 (confidence): raw score -> probability the answer is right; identity until fitted
+    calibration: Calibration = field(default_factory=Calibration)
 
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -133,11 +142,18 @@ class DocentChain:
         question = clean_question(state["question"], self.options.max_question_chars)
         history: Sequence[tuple[str, str]] = state.get("history") or ()
         standalone = question
-        if history:
+        docs_language = self.options.documents_language
+        language = detect_language(question, default=docs_language)
+        if language != docs_language and self.rag_llm is not None:
+            # the condense step translates: retrieval, routing and the evidence check read the documents' language
+            standalone = self._condense_with_llm(question, history, translate_to=docs_language) or question
+        elif history:
             if self.rag_llm is not None:
                 standalone = self._condense_with_llm(question, history) or question
             else:
-                standalone = condense_fallback(question, [q for q, _ in history])
+                previous = [q for q, _ in history]
+                related = self._word_similarity(question, previous[-1]) if looks_like_follow_up(question) else None
+                standalone = condense_fallback(question, previous, related)
         vector = self.retriever.embedder.embed_query(standalone)
         return {
             **state,
@@ -145,6 +161,7 @@ class DocentChain:
             "standalone": standalone,
             "vector": vector,
             "t0": t0,
+            "language": language,
             "timings": {"embed": (time.perf_counter() - t0) * 1000},
         }
 
@@ -185,7 +202,9 @@ class DocentChain:
                     "standalone_question": state["standalone"],
                 },
             )
-            if decision.route == "finetuned":
+            if state["language"] != self.options.documents_language and self.rag_llm is None:
+                yield from self._unsupported_language(state)
+            elif decision.route == "finetuned":
                 yield from self._finetuned(state)
             else:
                 yield from self._rag(state)
@@ -298,6 +317,9 @@ class DocentChain:
                         {"context": prompts.context_block(passages, texts), "question": state["standalone"]}
                     )
                 )
+                if state["language"] != self.options.documents_language:
+                    name = ENGLISH_NAMES.get(state["language"], state["language"])
+                    messages[0].content += "\n" + ANSWER_LANGUAGE.format(language=name)
                 for piece in self.rag_llm.stream(messages, self.options.generation):
                     llm_called = True
                     text += piece
@@ -307,7 +329,7 @@ class DocentChain:
                 notice = f"The language model failed ({exc}); answering with quotes from the documents instead."
                 text = ""
         if not text.strip():
-            ext = extractive_answer(state["standalone"], passages)
+            ext = self._extractive(state, passages)
             text, used = ext.text, ext.used
             if not text:
                 text, used = passages[0].parent.text[:600], [0]
@@ -328,6 +350,9 @@ class DocentChain:
         decision = state["decision"]
         timings = state["timings"]
         timings["total"] = (time.perf_counter() - state["t0"]) * 1000
+        raw = confidence
+        if not abstained:  # an abstention's score says how weak the evidence was, not how right an answer is
+            confidence = self.options.calibration.apply(route, raw)
         result = AnswerResult(
             question=state["question"],
             standalone_question=state["standalone"],
@@ -347,6 +372,7 @@ class DocentChain:
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             notice=notice,
             retrieved=retrieved_list(state.get("retrieved") or ()),
+            raw_confidence=raw,
         )
         return ChainEvent("final", result=result)
 
@@ -354,11 +380,54 @@ class DocentChain:
         info = self.retriever.index.info()
         return info.version if info else ""
 
-    def _condense_with_llm(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+    def _extractive(self, state: dict[str, Any], passages: Sequence[Passage]) -> Choice:
+        """Quote what answers: candidates of the best passages, embedded in one batch, scored, picked."""
+        question = state["standalone"]
+        cands = gather(question, passages[: self.options.answer_passages])
+        if not cands:
+            return Choice("")
+        vectors = self.retriever.embedder.embed_documents([c.candidate.text for c in cands])
+        for c, sim in zip(cands, vectors @ state["vector"]):
+            c.similarity = float(sim)
+        history = state.get("history") or ()
+        avoid = [history[-1][1]] if history and question != state["question"] else []
+        return pick(score(question, cands), question, avoid)
+
+    def _word_similarity(self, question: str, previous: str):
+        """Cosine between single words of the follow-up and the previous question (one embedding batch)."""
+        words = list(dict.fromkeys(query_terms(question) + query_terms(previous)))
+        if not words:
+            return None
+        table = dict(zip(words, self.retriever.embedder.embed_documents(words)))
+        return lambda a, b: float(table[a] @ table[b]) if a in table and b in table else 0.0
+
+    def _unsupported_language(self, state: dict[str, Any]) -> Iterator[ChainEvent]:
+        """No language model to translate with: say so in the user's language, with the closest documents."""
+        text = unsupported_language_message(state["language"], self.options.documents_language)
+        yield ChainEvent("token", text=text)
+        state["timings"]["generate"] = 0.0
+        passages = state["passages"]
+        refs = references_for(passages, range(min(3, len(passages))))
+        yield self._final(state, text, "rag", True, 0.0, refs, False, "none", "", self.notice)
+
+    def _condense_with_llm(
+        self, question: str, history: Sequence[tuple[str, str]], translate_to: str | None = None
+    ) -> str:
         assert self.rag_llm is not None
-        messages = prompts.to_messages(
-            prompts.CONDENSE_PROMPT.invoke({"history": prompts.history_block(history), "question": question})
-        )
+        if translate_to is not None:
+            messages = prompts.to_messages(
+                prompts.TRANSLATE_PROMPT.invoke(
+                    {
+                        "history": prompts.history_block(history) or "(none)",
+                        "question": question,
+                        "language": ENGLISH_NAMES.get(translate_to, translate_to),
+                    }
+                )
+            )
+        else:
+            messages = prompts.to_messages(
+                prompts.CONDENSE_PROMPT.invoke({"history": prompts.history_block(history), "question": question})
+            )
         try:
             text = "".join(self.rag_llm.stream(messages, GenerationParams(max_new_tokens=96, temperature=0.0)))
         except LLMError:

@@ -14,6 +14,9 @@ RAG_PROMPT = ChatPromptTemplate.from_messages([("system", prompts.RAG_SYSTEM), (
 CONDENSE_PROMPT = ChatPromptTemplate.from_messages(
     [("system", prompts.CONDENSE_SYSTEM), ("human", prompts.CONDENSE_USER)]
 )
+TRANSLATE_PROMPT = ChatPromptTemplate.from_messages(
+    [("system", prompts.TRANSLATE_SYSTEM), ("human", prompts.TRANSLATE_USER)]
+)
 
 _ROLE = {"system": "system", "human": "user", "ai": "assistant"}
 

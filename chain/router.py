@@ -5,20 +5,24 @@ looks close; a heavy paraphrase looks far). The router therefore looks at the ne
 question similarity *and* answer similarity, and at the content terms that differ between the
 question and the pair: a specific term of the question that the pair never mentions (another
 product, instance family, feature) is strong evidence against the pair. The features are plain
-numbers combined by `route_score`, a logistic model fitted with bench/bench_router.py --fit.
+numbers combined by `route_score`, a logistic model whose weights and threshold live in
+chain/router_weights.json, fitted by bench/fit_router.py on the tune half of the routing dev set
+(so refitting never means editing code).
 
 >>> feats = RouteFeatures(question_sim=0.93, answer_sim=0.6, missing_specific=0.0, pair_missing=0.0,
-...                       question_margin=0.2)
+...                       question_margin=0.2, selection_margin=0.3, shared_specific=0.8, length_ratio=0.9)
 >>> route_score(feats) > DEFAULT_THRESHOLD
 True
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -27,7 +31,7 @@ from chain.types import Route
 from index.embeddings import Embedder
 from index.text import query_terms
 
-DEFAULT_THRESHOLD = 0.5
+WEIGHTS_FILE = Path(__file__).with_name("router_weights.json")
 
 
 class QAPairLike(Protocol):
@@ -51,6 +55,10 @@ class RouteFeatures:
     missing_specific: float  # specificity mass of question terms absent from the pair (0..1)
     pair_missing: float  # specificity mass of pair-question terms absent from the question (0..1)
     question_margin: float = 0.0  # question_sim minus the best question_sim of the other pairs
+    # issue 10: features that separate heavy paraphrases from hard negatives
+    selection_margin: float = 0.0  # selection score minus the second-best pair's selection score
+    shared_specific: float = 0.0  # IDF-weighted overlap (Jaccard) of the question's and pair's terms
+    length_ratio: float = 1.0  # shorter / longer of question and pair question, in words
 
 
 @dataclass
@@ -63,27 +71,29 @@ class RouteDecision:
     features: RouteFeatures | None
 
 
-# Logistic weights over the features (fitted on bench/data/router_dev.jsonl, see docs/benchmarks.md).
-WEIGHTS = {
-    "bias": -2.67,
-    "question_sim": 3.15,
-    "answer_sim": 1.03,
-    "missing_specific": -1.36,
-    "pair_missing": 0.49,
-    "question_margin": 1.66,
-}
+FEATURE_NAMES = tuple(f.name for f in fields(RouteFeatures))
+
+
+def load_weights(path: Path = WEIGHTS_FILE) -> tuple[dict[str, float], float]:
+    """Weights and threshold from the JSON written by bench/fit_router.py.
+
+    A weight for a feature RouteFeatures lacks means the file and the code disagree: fail loudly
+    rather than silently ignore part of the model."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    weights = {k: float(v) for k, v in data["weights"].items()}
+    unknown = set(weights) - set(FEATURE_NAMES) - {"bias"}
+    if unknown:
+        raise ValueError(f"{path}: weights for unknown features {sorted(unknown)}; refit with bench/fit_router.py")
+    return weights, float(data["threshold"])
+
+
+WEIGHTS, DEFAULT_THRESHOLD = load_weights()
 
 
 def route_score(f: RouteFeatures, weights: dict[str, float] | None = None) -> float:
     w = weights or WEIGHTS
-    z = (
-        w["bias"]
-        + w["question_sim"] * f.question_sim
-        + w["answer_sim"] * f.answer_sim
-        + w["missing_specific"] * f.missing_specific
-        + w["pair_missing"] * f.pair_missing
-        + w["question_margin"] * f.question_margin
-    )
+    z = w.get("bias", 0.0) + sum(v * getattr(f, k) for k, v in w.items() if k != "bias")
+    z = max(-60.0, min(60.0, z))
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -132,6 +142,25 @@ def term_gap(question: str, pair_text: str, spec: TermSpecificity) -> float:
     total = sum(spec.weight(t) for t in terms)
     missing = sum(spec.weight(t) for t in terms if _stem(t) not in have)
     return missing / total if total else 0.0
+
+
+def shared_specific(question: str, pair_text: str, spec: TermSpecificity) -> float:
+    """IDF-weighted Jaccard overlap of two texts' terms: shared distinctive terms count most.
+
+    A heavy paraphrase still shares the rare terms (the product, the feature); a hard negative
+    shares the common ones but adds or swaps the rare ones."""
+    a = {_stem(t): t for t in query_terms(question)}
+    b = {_stem(t): t for t in query_terms(pair_text)}
+    union = set(a) | set(b)
+    if not union:
+        return 0.0
+    weight = {k: spec.idf(a.get(k) or b[k]) for k in union}
+    return sum(weight[k] for k in set(a) & set(b)) / sum(weight.values())
+
+
+def length_ratio(question: str, other: str) -> float:
+    la, lb = len(question.split()), len(other.split())
+    return min(la, lb) / max(la, lb) if max(la, lb) else 1.0
 
 
 class Router:
@@ -191,12 +220,17 @@ class Router:
         q_sims = self._q_vectors @ vector if q_sims is None else q_sims
         a_sims = self._a_vectors @ vector if a_sims is None else a_sims
         others: np.ndarray = np.delete(q_sims, i)
+        sel = q_sims + 0.5 * a_sims  # selection_score over all pairs, vectorised
+        sel_others: np.ndarray = np.delete(sel, i)
         return RouteFeatures(
             question_sim=float(q_sims[i]),
             answer_sim=float(a_sims[i]),
             missing_specific=term_gap(question, f"{pair.question} {pair.answer}", self._spec),
             pair_missing=term_gap(pair.question, question, self._spec),
             question_margin=float(q_sims[i] - others.max()) if len(others) else float(q_sims[i]),
+            selection_margin=float(sel[i] - sel_others.max()) if len(sel_others) else float(sel[i]),
+            shared_specific=shared_specific(question, pair.question, self._spec),
+            length_ratio=length_ratio(question, pair.question),
         )
 
     def candidates_for(self, vector: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chain.calibration import Calibration
 from chain.pipeline import ChainOptions, DocentChain
 from chain.router import Router
 from config.settings import Settings
@@ -23,6 +24,8 @@ def build_chain(settings: Settings, qa_source, embedder=None, index=None, genera
         top_k=settings.retrieval_top_k,
         context_token_budget=settings.context_token_budget,
         max_question_chars=settings.max_question_chars,
+        documents_language=settings.documents_language,
+        calibration=Calibration.load(settings.calibration_file),
         generation=GenerationParams(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature),
     )
     return DocentChain(retriever, router, gens.rag, gens.finetuned, options, gens.notice)

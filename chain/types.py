@@ -73,6 +73,7 @@ class AnswerResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str | None = None  # e.g. "the local model could not be loaded; answering extractively"
     retrieved: list[Retrieved] = field(default_factory=list)  # top passages considered, best first (issue 10)
+    raw_confidence: float | None = None  # the route's score before calibration (chain/calibration.py)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -20,4 +20,18 @@ Follow-up question: {question}
 
 Standalone question:"""
 
+# issue 10 (answers): questions in another language than the documents'. The condense step translates
+# (retrieval and the evidence check read the documents' language); the answer is written in the user's.
+TRANSLATE_SYSTEM = """Translate the user's question into {language}. If it is a follow-up, first rewrite it as one standalone question using the conversation.
+Keep every name, identifier, number and quoted error message exactly as written. Reply with the translated question only."""
+
+TRANSLATE_USER = """Conversation so far:
+{history}
+
+Question: {question}
+
+Question in {language}:"""
+
+ANSWER_LANGUAGE = """The user wrote in {language}: write the answer in {language}, keeping identifiers, quoted labels and citations [n] as they are. If the context does not contain the answer, still reply exactly with the English sentence above."""
+
 NOT_FOUND = "I could not find this in the documents."

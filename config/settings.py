@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     retrieval_top_k: int = Field(5, ge=1, description="Parent passages handed to the answer step")
     retrieval_candidates: int = Field(60, ge=5, description="Children fetched per retriever before fusion")
 
+    # --- issue 10 (answers): questions in other languages ---------------------------------
+    documents_language: str = Field(
+        "en",
+        pattern=r"^[a-z]{2}$",
+        description="ISO 639-1 code of the documents' language; questions in another one are translated by the "
+        "LLM, or answered with a message in the user's language when no LLM is configured",
+    )
+
+    # --- issue 10 (confidence): calibrated probabilities --------------------------------------
+    calibration_path: Path | None = Field(
+        None,
+        description="JSON written by `docent calibrate` that maps each route's raw score to the probability "
+        "the answer is right [default: DATA_DIR/calibration.json; identity while there is none]",
+    )
+
     # --- answer chain --------------------------------------------------------------------
     llm_backend: Literal["extractive", "local", "sagemaker", "bedrock", "openai"] = "extractive"
     local_model: str = Field("Qwen/Qwen2.5-0.5B-Instruct", description="transformers id or path for llm_backend=local")
@@ -198,6 +213,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "docent.sqlite3"
+
+    @property
+    def calibration_file(self) -> Path:
+        return self.calibration_path or self.data_dir / "calibration.json"
 
 
 def is_loopback(address: str | None) -> bool:

@@ -44,6 +44,7 @@ def run_item(chain, item: GoldItem) -> ItemResult:
         return out
     out.answer, out.route, out.abstained = result.answer, result.route, result.abstained
     out.confidence, out.band = float(result.confidence), result.confidence_band
+    out.raw_confidence = float(result.raw_confidence if result.raw_confidence is not None else result.confidence)
     out.matched_question, out.llm_called = result.matched_question, result.llm_called
     out.retrieved_pages = [r.source for r in getattr(result, "retrieved", [])]
     out.cited_pages = [r.source for r in result.references if not r.source.startswith("qa:")]

@@ -107,6 +107,7 @@ class ItemResult:
     expected_route: str = "rag"
     abstained: bool = False
     confidence: float = 0.0
+    raw_confidence: float = 0.0  # before calibration: what `docent calibrate --from-eval` fits on
     band: str = ""
     matched_question: str | None = None
     pair: str | None = None
