@@ -24,6 +24,11 @@ def _chain(settings, store):
     return build_chain(settings, store)
 
 
+def ask_record(result, session_id: str) -> dict:
+    """What `docent ask --json` prints for one answer; the HTTP API's /v1/ask returns the same fields."""
+    return {**result.to_dict(), "session": session_id}
+
+
 def ask(
     question: str = typer.Argument(..., help="The question, in quotes."),
     session: str = typer.Option(None, "--session", help="Continue this conversation (follow-ups use its history)."),
@@ -49,7 +54,7 @@ def ask(
         raise typer.Exit(2) from None
     assert result is not None
     if as_json:
-        typer.echo(json.dumps({**result.to_dict(), "session": chat.session_id}, indent=2))
+        typer.echo(json.dumps(ask_record(result, chat.session_id), indent=2))
         return
     typer.echo("")
     typer.echo(

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "cli.finetune",  # finetune train/deploy/undeploy
     "cli.app",  # app (the web app, listening where DOCENT_SERVER_ADDRESS says)
     "cli.eval",  # eval (issue 10)
+    "cli.api",  # api (issue 13)
 ]
 
 
