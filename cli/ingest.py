@@ -14,42 +14,54 @@ def _settings():
 
 
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or folders to index (folders are walked recursively)."),
+    paths: list[str] = typer.Argument(
+        ..., help="Files or folders to index (folders are walked recursively), or s3://bucket/prefix."),
     delete_missing: bool = typer.Option(
-        False, "--delete-missing", help="Remove indexed sources that are no longer under the given paths."),
+        False, "--delete-missing",
+        help="Remove indexed sources that are no longer under the given paths (or S3 prefixes)."),
     base_url: str = typer.Option(
-        None, "--base-url", help="Where these files are published (e.g. https://wiki.corp/docs): links point there."),
+        None, "--base-url",
+        help="Where these files are published (e.g. https://wiki.corp/docs): links point there. For S3 it stands "
+             "for the bucket's root (e.g. a CloudFront URL); by default links open the object in S3."),
 ) -> None:
     """Index documents: Markdown, text, HTML, PDF, Excel (.xlsx), CSV and Word (.docx).
 
-    Re-running on the same folder changes nothing; a changed file is re-indexed alone. Files that
-    cannot be read are listed with the reason and skipped; nothing already indexed is lost.
+    Re-running on the same folder (or S3 prefix) changes nothing; a changed file is re-indexed alone
+    (S3 objects are compared by ETag before anything is fetched). Files that cannot be read are
+    listed with the reason and skipped; nothing already indexed is lost.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from index.embeddings import CachedEmbeddings
-    from index.factory import make_embedder
-    from index.factory import open_index
+    from index.factory import make_embedder, open_index
     from index.protocol import EmbeddingModelMismatch
     from ingest.converters import SUPPORTED_SUFFIXES
-    from ingest.sync import SyncOptions, discover, sync_paths
+    from ingest.s3 import S3Location, S3SyncError, is_s3_url, make_s3_client, sync_s3
+    from ingest.sync import SyncOptions, SyncSummary, discover, sync_paths
 
     console = Console(stderr=True)
     settings = _settings()
+    local = [Path(p) for p in paths if not is_s3_url(p)]
     try:
-        files = list(discover(paths, SUPPORTED_SUFFIXES))
-    except FileNotFoundError as exc:
-        console.print(f"[red]{exc}[/red]")
+        buckets = [S3Location.parse(p) for p in paths if is_s3_url(p)]
+        files = list(discover(local, SUPPORTED_SUFFIXES))
+    except (FileNotFoundError, S3SyncError) as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     index = open_index(settings)
     embedder = CachedEmbeddings(make_embedder(settings), settings.cache_dir / "embeddings.sqlite3")
-    options = SyncOptions(child_chars=settings.child_chunk_chars, overlap=settings.child_overlap_chars,
-                          parent_chars=settings.parent_chunk_chars, delete_missing=delete_missing,
-                          base_url=base_url)
+
+    def options(link_base: str | None) -> SyncOptions:
+        return SyncOptions(child_chars=settings.child_chunk_chars, overlap=settings.child_overlap_chars,
+                           parent_chars=settings.parent_chunk_chars, delete_missing=delete_missing,
+                           base_url=link_base)
+
+    summary = SyncSummary()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[chunks]} chunks"), console=console, transient=False) as bar:
-        task = bar.add_task("files", total=len(files), chunks=0)
+        task = bar.add_task("files", total=len(files) or None, chunks=0)
         chunks = 0
 
         def progress(event: str, files_done: int, new_chunks: int) -> None:
@@ -58,18 +70,25 @@ def ingest(
             bar.update(task, completed=files_done, chunks=chunks)
 
         try:
-            summary = sync_paths(paths, index, embedder, options, progress=progress)
-        except EmbeddingModelMismatch as exc:
-            console.print(f"[red]{exc}[/red]")
+            if local:
+                summary.merge(sync_paths(local, index, embedder, options(base_url), progress=progress))
+            if buckets:
+                s3 = make_s3_client(settings)
+                for location in buckets:
+                    bar.update(task, description=location.url, completed=0, total=None)
+                    summary.merge(sync_s3(location, index, embedder, s3, options(base_url or settings.s3_link_base_url),
+                                          progress=progress, region=settings.aws_region))
+        except (EmbeddingModelMismatch, S3SyncError) as exc:
+            console.print(str(exc), style="red", markup=False, highlight=False)
             raise typer.Exit(2) from None
     console.print(f"[bold]Ingest:[/bold] {summary.describe()} "
                   f"(embedding {summary.embed_seconds:.1f} s, {embedder.hits} cached)")
     for item in summary.skipped:
-        console.print(f"  [yellow]skipped[/yellow] {item.source}: {item.reason}")
+        console.print(f"  [yellow]skipped[/yellow] {escape(item.source)}: {escape(item.reason)}")
     if summary.count("deleted"):
         for item in summary.outcomes:
             if item.status == "deleted":
-                console.print(f"  [cyan]deleted[/cyan] {item.source}")
+                console.print(f"  [cyan]deleted[/cyan] {escape(item.source)}")
 
 
 def index_status(

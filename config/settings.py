@@ -10,14 +10,14 @@ Bad combinations are refused at start-up with a message that says how to fix the
 
 from __future__ import annotations
 
-from config.errors import DocentError
-
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.errors import DocentError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     role_reviewers: str = Field("", description="Comma-separated users or email domains (@corp.com)")
     role_analysts: str = ""
     role_admins: str = ""
+
+    # --- S3 content repository and serverless (issue 13 part B) ----------------------------
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, an emulator); unset = AWS")
+    s3_link_base_url: str | None = Field(
+        None, description="Where the bucket is published (e.g. a CloudFront URL): links become this + '/' + key"
+    )
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:

@@ -68,6 +68,14 @@ class SyncSummary:
     def children(self) -> int:
         return sum(o.children for o in self.outcomes if o.status in ("added", "updated"))
 
+    def merge(self, other: SyncSummary) -> SyncSummary:
+        """Add another run's outcomes and times (one report for folders and S3 prefixes together)."""
+        self.outcomes.extend(other.outcomes)
+        self.seconds += other.seconds
+        self.embed_seconds += other.embed_seconds
+        self.convert_seconds += other.convert_seconds
+        return self
+
     def describe(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "deleted", "skipped")]
         return f"{', '.join(parts)}; {self.children} chunks embedded in {self.seconds:.1f} s"
@@ -107,6 +115,64 @@ class _Pending:
 ProgressFn = Callable[[str, int, int], None]  # (event, files_done, chunks_done)
 
 
+class IndexWriter:
+    """Embeds converted documents in batches across sources and writes each source atomically.
+
+    Shared by the folder sync below and the S3 sync (ingest/s3.py), so both report the same way.
+    """
+
+    def __init__(self, index: KnowledgeIndex, embedder: Embedder, options: SyncOptions, summary: SyncSummary,
+                 progress: ProgressFn | None = None):
+        self.index, self.embedder, self.options, self.summary = index, embedder, options, summary
+        self.progress = progress
+        self.files_done = 0
+        self._pending: list[_Pending] = []
+        self._pending_children = 0
+
+    def split(self, doc: Document) -> tuple[list[Parent], list[Child]]:
+        """Parents and children of one document; raises ConversionError when it has no text."""
+        opts = self.options
+        t0 = time.perf_counter()
+        parents: list[Parent] = []
+        children: list[Child] = []
+        for parent, kids in split_document(doc, child_chars=opts.child_chars, overlap=opts.overlap,
+                                           parent_chars=opts.parent_chars, base_url=opts.base_url):
+            parents.append(parent)
+            children.extend(kids)
+        self.summary.convert_seconds += time.perf_counter() - t0
+        if not children:
+            raise ConversionError("no text could be extracted")
+        return parents, children
+
+    def add(self, record: SourceRecord, status: str, parents: list[Parent], children: list[Child]) -> None:
+        self._pending.append(_Pending(record, status, parents, children))
+        self._pending_children += len(children)
+        if self._pending_children >= self.options.embed_batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        texts = [c.embedding_text() for p in self._pending for c in p.children]
+        t0 = time.perf_counter()
+        vectors = self.embedder.embed_documents(texts) if texts else np.zeros((0, self.embedder.dim), np.float32)
+        self.summary.embed_seconds += time.perf_counter() - t0
+        offset = 0
+        for item in self._pending:
+            n = len(item.children)
+            self.index.replace_source(item.record, item.parents, item.children, vectors[offset:offset + n])
+            offset += n
+            self.summary.outcomes.append(FileOutcome(item.record.source, item.status, "", len(item.parents), n))
+        if self.progress:
+            self.progress("chunks", self.files_done, offset)
+        self._pending, self._pending_children = [], 0
+
+
+def is_remote_source(source: str) -> bool:
+    """Sources synced from a bucket (`s3://bucket/key`): a folder sync never deletes them."""
+    return "://" in source
+
+
 def sync_paths(
     paths: Sequence[Path],
     index: KnowledgeIndex,
@@ -124,34 +190,14 @@ def sync_paths(
     index.ensure_model(embedder.model_id, embedder.dim)
     known = index.list_sources()
     seen: set[str] = set()
-    pending: list[_Pending] = []
-    pending_children = 0
-    files_done = 0
-
-    def flush_pending() -> None:
-        nonlocal pending, pending_children
-        if not pending:
-            return
-        texts = [c.embedding_text() for p in pending for c in p.children]
-        t0 = time.perf_counter()
-        vectors = embedder.embed_documents(texts) if texts else np.zeros((0, embedder.dim), np.float32)
-        summary.embed_seconds += time.perf_counter() - t0
-        offset = 0
-        for item in pending:
-            n = len(item.children)
-            index.replace_source(item.record, item.parents, item.children, vectors[offset:offset + n])
-            offset += n
-            summary.outcomes.append(FileOutcome(item.record.source, item.status, "", len(item.parents), n))
-        if progress:
-            progress("chunks", files_done, offset)
-        pending, pending_children = [], 0
+    writer = IndexWriter(index, embedder, opts, summary, progress)
 
     for file, root in discover(paths, SUPPORTED_SUFFIXES):
         source = file.relative_to(root).as_posix()
         seen.add(source)
-        files_done += 1
+        writer.files_done += 1
         if progress:
-            progress("file", files_done, 0)
+            progress("file", writer.files_done, 0)
         if file.suffix.lower() not in SUPPORTED_SUFFIXES:
             summary.outcomes.append(FileOutcome(source, "skipped", f"unsupported file type '{file.suffix or 'none'}'"))
             continue
@@ -166,15 +212,8 @@ def sync_paths(
                 continue
             t0 = time.perf_counter()
             doc = convert(file, root)
-            parents: list[Parent] = []
-            children: list[Child] = []
-            for parent, kids in split_document(doc, child_chars=opts.child_chars, overlap=opts.overlap,
-                                               parent_chars=opts.parent_chars, base_url=opts.base_url):
-                parents.append(parent)
-                children.extend(kids)
             summary.convert_seconds += time.perf_counter() - t0
-            if not children:
-                raise ConversionError("no text could be extracted")
+            parents, children = writer.split(doc)
         except ConversionError as exc:
             summary.outcomes.append(FileOutcome(source, "skipped", str(exc)))
             continue
@@ -182,14 +221,13 @@ def sync_paths(
             summary.outcomes.append(FileOutcome(source, "skipped", f"{type(exc).__name__}: {exc}"))
             continue
         record = SourceRecord(source=source, content_hash=digest, kind=doc.kind, title=doc.title)
-        pending.append(_Pending(record, "updated" if old is not None else "added", parents, children))
-        pending_children += len(children)
-        if pending_children >= opts.embed_batch:
-            flush_pending()
-    flush_pending()
+        writer.add(record, "updated" if old is not None else "added", parents, children)
+    writer.flush()
 
     if opts.delete_missing:
         for source in sorted(set(known) - seen):
+            if is_remote_source(source):
+                continue
             index.delete_source(source)
             summary.outcomes.append(FileOutcome(source, "deleted"))
     flush = getattr(index, "flush", None)
