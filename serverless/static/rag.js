@@ -1,5 +1,5 @@
 // Docent's /rag test page. Every piece of text from the server or the documents is set with
-// textContent (never innerHTML), and only http(s) links become clickable.
+// textContent (never as markup), and only http(s) links become clickable.
 "use strict";
 
 (function () {
