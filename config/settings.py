@@ -153,6 +153,11 @@ class Settings(BaseSettings):
     api_rate_limit_per_minute: int = Field(120, ge=0, description="Requests per identity per minute; 0 = off")
     api_max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body")
     api_max_upload_bytes: int = Field(64 << 20, ge=1024, description="Largest upload request (all files)")
+    # --- S3 content repository and serverless (issue 13 part B) ----------------------------
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, an emulator); unset = AWS")
+    s3_link_base_url: str | None = Field(
+        None, description="Where the bucket is published (e.g. a CloudFront URL): links become this + '/' + key"
+    )
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
