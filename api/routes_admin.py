@@ -1,8 +1,8 @@
 """Exports (analysts), documents and the Q&A set (admins): /v1/export, /v1/documents, /v1/qa.
 
-The work is done by what the app and the CLI already use: feedback/export.py through the app's
-`export_bytes`, ingest/sync.py with the same converters and report as `docent ingest`, the app's
-`delete_source` and the store's `add_qa_pairs`.
+The work is done by what the app and the CLI already use: feedback/export.py's `export_bytes`,
+ingest/sync.py with the same converters, limits and report as `docent ingest`, its `delete_source`
+and the store's `add_qa_pairs`.
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ def export(
 ):
     """The same files as `docent export` and the Analytics page's downloads."""
     from api.deps import BadRequest
-    from Streamlit.actions import MIME, export_bytes, export_name
+    from feedback.export import EXPORT_MIME, export_bytes, export_name
 
     if since and until and since > until:
         raise BadRequest(f"since {since} is after until {until}; swap them.")
     data = export_bytes(services(request).store, what, fmt, since, until)
     name = export_name(what, fmt, since, until)
-    return Response(data, media_type=MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(data, media_type=EXPORT_MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/documents", tags=["documents"], response_model=DocumentList)
@@ -76,7 +76,7 @@ def check_upload_names(names: list[str]) -> list[str]:
     """Safe file names (no folders) of a supported type, or 415/400 naming the file: nothing is written first."""
     from api.deps import BadRequest
     from ingest.converters import SUPPORTED_SUFFIXES
-    from Streamlit.actions import safe_filename
+    from ingest.uploads import safe_filename
 
     if not names:
         raise BadRequest("No files were sent: add one or more `files` fields (curl -F files=@guide.pdf).")
@@ -153,7 +153,7 @@ def delete_document(
     identity: Identity = Depends(role("admin", "Removing documents")),
 ):
     """Remove a source from the index (and its uploaded copy, so a later upload sync does not bring it back)."""
-    from Streamlit.actions import delete_source
+    from ingest.sync import delete_source
 
     svc = services(request)
     with svc.ingest_lock:

@@ -92,7 +92,7 @@ def _conversation_for(services_, identity: Identity, conversation_id: str | None
 
 
 def _record(result, chat, event) -> dict:
-    from cli.ask import ask_record
+    from feedback.session import ask_record
 
     record = ask_record(result, chat.session_id)
     saved = chat.last_save.status if chat.last_save is not None else "saved"
@@ -196,7 +196,7 @@ def feedback(body: FeedbackRequest, request: Request, identity: Identity = Depen
     """Rate an answer (thumbs) or review it. Employees rate their own answers; reviewers any answer, and
     only reviewers may approve a correction into the Q&A set."""
     from api.deps import BadRequest
-    from Streamlit.actions import save_review, save_thumbs
+    from feedback.review import save_review, save_thumbs
 
     store = services(request).store
     turn = store.get_turn(body.turn_id)

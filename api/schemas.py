@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CONVERSATION_ID = r"^[A-Za-z0-9_-]{8,64}$"  # the app's session id format (Streamlit/actions.SESSION_ID)
+CONVERSATION_ID = r"^[A-Za-z0-9_-]{8,64}$"  # the app's session id format (the app's SESSION_ID)
 
 
 class ErrorBody(BaseModel):
@@ -40,7 +40,7 @@ class ReferenceOut(BaseModel):
 
 
 class AskResponse(BaseModel):
-    """`docent ask --json` (cli/ask.py ask_record) plus the ids a client needs next."""
+    """`docent ask --json` (feedback/session.py ask_record) plus the ids a client needs next."""
 
     question: str
     standalone_question: str

@@ -24,11 +24,6 @@ def _chain(settings, store):
     return build_chain(settings, store)
 
 
-def ask_record(result, session_id: str) -> dict:
-    """What `docent ask --json` prints for one answer; the HTTP API's /v1/ask returns the same fields."""
-    return {**result.to_dict(), "session": session_id}
-
-
 def ask(
     question: str = typer.Argument(..., help="The question, in quotes."),
     session: str = typer.Option(None, "--session", help="Continue this conversation (follow-ups use its history)."),
@@ -38,7 +33,7 @@ def ask(
     import uuid
 
     from chain.pipeline import InvalidQuestion
-    from feedback.session import ChatSession
+    from feedback.session import ChatSession, ask_record
 
     settings, store = _open()
     chat = ChatSession(_chain(settings, store), store, session or uuid.uuid4().hex[:12], user="cli")

@@ -284,6 +284,12 @@ def sync_paths(
     return summary
 
 
+def delete_source(index: KnowledgeIndex, source: str) -> None:
+    """Remove one source from the index and make it durable (the app's Knowledge page, the HTTP API)."""
+    index.delete_source(source)
+    index.flush()
+
+
 def default_converter(opts: SyncOptions) -> Callable[[Path, Path], Document]:
     """convert_file with the options' zip limits (the same converters for folders, uploads and S3)."""
     from ingest.converters import convert_file, limited_converters

@@ -23,7 +23,7 @@ def ask(client, user, question, conversation_id=None, **kw):
 
 
 def test_ask_returns_the_cli_json_fields_and_a_conversation_for_follow_ups(client, env):
-    from cli.ask import ask_record
+    from feedback.session import ask_record
 
     resp = ask(client, EMPLOYEE, "How many days of annual leave do employees get?")
     assert resp.status_code == 200, resp.text
