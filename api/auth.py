@@ -1,5 +1,5 @@
-"""Who calls the API: bearer JWTs checked against the issuer's JWKS, the app's trusted proxy header, or
-the local user. Roles come from the same DOCENT_ROLE_* lists as the app (config/roles.py).
+"""Who calls the API: bearer JWTs checked against the issuer's JWKS, the app's trusted proxy header
+(the load balancer's signed token when DOCENT_AUTH_ALB_ARNS is set, as in the app), or the local user. Roles come from the same DOCENT_ROLE_* lists as the app (config/roles.py).
 
 Verification is PyJWT (signature, exp/nbf/iat with leeway, iss) plus an audience check that also
 accepts Cognito access tokens, which carry `client_id` instead of `aud`.
@@ -143,8 +143,19 @@ class ApiAuth:
                 "The API's JWT auth (DOCENT_API_AUTH=jwt, or DOCENT_AUTH_MODE=oidc) needs "
                 "DOCENT_API_JWT_ISSUER (the token issuer URL; its JWKS is read from there)."
             )
+        if self.mode == "header" and not settings.auth_alb_arns.strip() and not settings.auth_header_unsigned:
+            raise ConfigError(
+                "The API's header auth needs DOCENT_AUTH_ALB_ARNS (the load balancer whose signed "
+                "x-amzn-oidc-data is checked), or DOCENT_AUTH_HEADER_UNSIGNED=true for a proxy on the same host "
+                "(or API Gateway in front of the Lambda, which sets the header from the claims it verified)."
+            )
         self.specs = RoleSpecs.from_settings(settings)
         self._verifier = verifier
+        self._alb_verify = None
+        if self.mode == "header" and settings.auth_alb_arns.strip():
+            from config.alb_auth import ALBTokenVerifier
+
+            self._alb_verify = ALBTokenVerifier.from_settings(settings).verify
         self._lock = threading.Lock()
 
     @property
@@ -160,7 +171,15 @@ class ApiAuth:
         if self.mode == "jwt":
             return self.verifier.identify(bearer_token(headers), self.specs)
         try:
-            identity = resolve_identity(self.mode, self.specs, headers=headers, header_name=self.settings.auth_header)
+            identity = resolve_identity(
+                self.mode,
+                self.specs,
+                headers=headers,
+                header_name=self.settings.auth_header,
+                verify_token=self._alb_verify,
+                user_claim=self.settings.auth_alb_user_claim,
+                allow_unsigned=self.settings.auth_header_unsigned,
+            )
         except IdentityError as exc:
             raise AuthError(str(exc)) from None
         assert identity is not None  # only oidc returns None, and oidc maps to jwt here

@@ -36,9 +36,11 @@ CODES = {
 def status_for(exc: DocentError) -> int:
     """The HTTP status of a DocentError (most specific first)."""
     from chain.pipeline import InvalidQuestion
+    from config.text import TextError
     from feedback.records import RecordError
-    from feedback.store import StoreUnavailableError, UnknownTurnError
+    from feedback.store import RecordTooLargeError, SessionOwnerError, StoreUnavailableError, UnknownTurnError
     from index.protocol import EmbeddingModelMismatch
+    from ingest.documents import ConversionError
 
     table: list[tuple[type, int]] = [
         (AuthError, 401),
@@ -47,12 +49,17 @@ def status_for(exc: DocentError) -> int:
         (RateLimited, 429),
         (NotFound, 404),
         (UnknownTurnError, 404),
+        (SessionOwnerError, 404),  # someone else's conversation reads as an unknown one
         (BadRequest, 400),
         (UnsupportedMediaType, 415),
         (InvalidQuestion, 422),
         (RecordError, 422),
+        (TextError, 422),
+        (RecordTooLargeError, 422),
+        (ConversionError, 422),
         (StoreUnavailableError, 503),
         (EmbeddingModelMismatch, 409),
+        (ValueError, 422),  # any other DocentError about an input the caller sent
     ]
     for kind, status in table:
         if isinstance(exc, kind):
@@ -83,7 +90,12 @@ def describe_validation(exc: RequestValidationError) -> tuple[int, str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DocentError)
     async def docent_error(request: Request, exc: DocentError):
+        from feedback.store import SessionOwnerError
+
         status = status_for(exc)
+        detail = str(exc)
+        if isinstance(exc, SessionOwnerError):  # only a race reaches here (routes check the owner first)
+            detail = "There is no conversation of yours with this id: omit conversation_id to start a new one."
         headers = None
         if status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
@@ -91,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
         if status == 500:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
-        return error_response(status, str(exc), headers)
+        return error_response(status, detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

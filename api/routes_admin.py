@@ -45,7 +45,9 @@ def export(
         raise BadRequest(f"since {since} is after until {until}; swap them.")
     data = export_bytes(services(request).store, what, fmt, since, until)
     name = export_name(what, fmt, since, until)
-    return Response(data, media_type=EXPORT_MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        data, media_type=EXPORT_MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @router.get("/documents", tags=["documents"], response_model=DocumentList)
@@ -115,12 +117,7 @@ def upload_documents(
     settings = svc.settings
     upload_dir = settings.data_dir / UPLOAD_DIR
     staging = settings.data_dir / f".upload-{uuid.uuid4().hex}"
-    options = SyncOptions(
-        child_chars=settings.child_chunk_chars,
-        overlap=settings.child_overlap_chars,
-        parent_chars=settings.parent_chunk_chars,
-        base_url=(base_url or "").strip() or None,
-    )
+    options = SyncOptions.from_settings(settings, base_url=(base_url or "").strip() or None)
     try:
         staging.mkdir(parents=True)
         staged = []
@@ -170,10 +167,22 @@ def delete_document(
 @router.post("/qa", tags=["documents"], response_model=QAResponse, dependencies=[Depends(json_body)])
 def add_qa(body: QARequest, request: Request, identity: Identity = Depends(role("admin", "Changing the Q&A set"))):
     """Add Q&A pairs to the set the router uses at once (`docent qa import`); all pairs are checked first."""
+    from config.text import TextLimits
     from feedback.records import QAPair
 
-    pairs = [QAPair.new(p.question, p.answer, context=p.context, images=p.images, origin="import") for p in body.pairs]
-    result = services(request).store.add_qa_pairs(pairs, replace=body.replace)
+    svc = services(request)
+    limits = TextLimits.from_settings(svc.settings)
+    pairs = [  # every pair is checked before any is stored: one bad pair stores none
+        QAPair.new(
+            limits.question_text(p.question, f"pairs[{i}].question"),
+            limits.answer_text(p.answer, f"pairs[{i}].answer"),
+            context=p.context,
+            images=p.images,
+            origin="import",
+        )
+        for i, p in enumerate(body.pairs)
+    ]
+    result = svc.store.add_qa_pairs(pairs, replace=body.replace)
     return {
         "added": result.added,
         "duplicates": result.duplicates,

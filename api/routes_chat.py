@@ -1,8 +1,10 @@
 """Asking, conversations and feedback: /v1/ask, /v1/conversations, /v1/feedback.
 
-A conversation belongs to the user who asked its turns (each stored turn carries `user`): it can be
-continued and read only by that user. Ownership is checked here, on the turns themselves, so it
-holds whichever store backend (and whether or not the store filters by owner itself).
+A conversation belongs to the user who asked its first question: the store keeps that owner
+(`session_owner`, issue 11) and returns a conversation's turns only to it, so every backend and
+every caller (app, CLI, API) applies the same rule. Someone else's conversation answers 404, as an
+unknown id does, so ids cannot be probed; reviewers and analysts read turns through the review
+and export routes instead.
 """
 
 from __future__ import annotations
@@ -35,11 +37,6 @@ DEFAULT_LIST_DAYS = 30
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
-
-
-def owned_by(turns: Sequence, user: str) -> bool:
-    """A conversation is the user's when it has turns and every one of them was asked by that user."""
-    return bool(turns) and all(t.user == user for t in turns)
 
 
 def summarise_conversations(turns: Sequence, user: str, limit: int) -> list[dict]:
@@ -83,7 +80,7 @@ def _conversation_for(services_, identity: Identity, conversation_id: str | None
     """The id to ask in: a new one, or an existing conversation of this caller's (404 otherwise)."""
     if conversation_id is None:
         return uuid.uuid4().hex
-    if not owned_by(services_.store.session_turns(conversation_id), identity.user):
+    if services_.store.session_owner(conversation_id) != identity.user:
         raise NotFound(
             f"There is no conversation {conversation_id} of yours: omit conversation_id to start a new "
             "one, or list yours with GET /v1/conversations."
@@ -169,8 +166,8 @@ def list_conversations(
     rows = summarise_conversations(svc.store.list_turns(first, until), identity.user, limit * 2)
     visible = []
     for row in rows:
-        turns = svc.store.session_turns(row["conversation_id"])
-        if owned_by(turns, identity.user):
+        turns = svc.store.session_turns(row["conversation_id"], identity.user)  # [] when cleared or not theirs
+        if turns:
             row["turns"] = len(turns)
             visible.append(row)
         if len(visible) == limit:
@@ -185,8 +182,8 @@ def get_conversation(request: Request, conversation_id: str, identity: Identity 
 
     if not re.match(CONVERSATION_ID, conversation_id):
         raise NotFound(f"{conversation_id!r} is not a conversation id (8-64 letters, digits, - or _).")
-    turns = services(request).store.session_turns(conversation_id)
-    if not owned_by(turns, identity.user):
+    turns = services(request).store.session_turns(conversation_id, identity.user)
+    if not turns:  # unknown, someone else's, or cleared: the same answer, so ids cannot be probed
         raise NotFound(f"There is no conversation {conversation_id} of yours; GET /v1/conversations lists them.")
     return {"conversation_id": conversation_id, "turns": [turn_out(t) for t in turns]}
 
@@ -196,9 +193,10 @@ def feedback(body: FeedbackRequest, request: Request, identity: Identity = Depen
     """Rate an answer (thumbs) or review it. Employees rate their own answers; reviewers any answer, and
     only reviewers may approve a correction into the Q&A set."""
     from api.deps import BadRequest
-    from feedback.review import save_review, save_thumbs
+    from feedback.review import review_limits, save_review, save_thumbs
 
-    store = services(request).store
+    svc = services(request)
+    store = svc.store
     turn = store.get_turn(body.turn_id)
     reviewer = identity.has("reviewer")
     if turn is None or not (reviewer or turn.user == identity.user):
@@ -223,6 +221,7 @@ def feedback(body: FeedbackRequest, request: Request, identity: Identity = Depen
         comment=body.comment,
         approved=body.approved,
         thumbs=body.thumbs,
+        limits=review_limits(svc.settings),
     )
     status = "queued" if "queued" in outcome.saved else "saved"
     return {"status": status, "message": outcome.saved, "qa": outcome.qa}

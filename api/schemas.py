@@ -39,6 +39,13 @@ class ReferenceOut(BaseModel):
     n: int = 0
 
 
+class RetrievedOut(BaseModel):
+    source: str
+    locator: str
+    score: float
+    title: str = ""
+
+
 class AskResponse(BaseModel):
     """`docent ask --json` (feedback/session.py ask_record) plus the ids a client needs next."""
 
@@ -59,6 +66,9 @@ class AskResponse(BaseModel):
     images: list[str] = []
     timings_ms: dict[str, float] = {}
     notice: str | None = None
+    retrieved: list[RetrievedOut] = Field(
+        default_factory=list, description="The passages retrieval ranked for the question, cited or not, best first"
+    )
     session: str = Field(description="The conversation id, as `docent ask --json` names it")
     conversation_id: str = Field(description="Send it back with the next question to ask a follow-up")
     turn_id: str = Field(description="Rate this answer with POST /v1/feedback")

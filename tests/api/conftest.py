@@ -17,6 +17,7 @@ class ApiEnv:
         from feedback.factory import open_store
 
         overrides.setdefault("api_rate_limit_per_minute", 0)
+        overrides.setdefault("auth_header_unsigned", True)  # api_auth=header trusts the proxy on loopback
         self.settings = load_settings(data_dir=data_dir, **overrides)
         self.store = open_store(self.settings)
         self.index = small_index(self.settings.index_dir)

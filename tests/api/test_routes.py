@@ -30,7 +30,9 @@ def test_ask_returns_the_cli_json_fields_and_a_conversation_for_follow_ups(clien
     body = resp.json()
     assert "25 days" in body["answer"] and body["references"][0]["source"] == "hr/leave.md"
     result = env.chain.answer_sync("How many days of annual leave do employees get?")
-    assert set(ask_record(result, "s")) <= set(body)  # the same fields as `docent ask --json`
+    api_only = {"conversation_id", "turn_id", "saved"}
+    assert set(ask_record(result, "s")) == set(body) - api_only  # the same fields as `docent ask --json`
+    assert body["retrieved"] and body["retrieved"][0]["source"] == "hr/leave.md"
     assert body["session"] == body["conversation_id"] and body["saved"] == "saved"
     turn = env.store.get_turn(body["turn_id"])
     assert turn.user == EMPLOYEE and turn.session_id == body["conversation_id"]
@@ -38,7 +40,7 @@ def test_ask_returns_the_cli_json_fields_and_a_conversation_for_follow_ups(clien
     follow = ask(client, EMPLOYEE, "what about sick leave?", body["conversation_id"]).json()
     assert follow["conversation_id"] == body["conversation_id"]
     assert "annual leave" in follow["standalone_question"].lower() or "leave" in follow["standalone_question"]
-    assert len(env.store.session_turns(body["conversation_id"])) == 2
+    assert len(env.store.session_turns(body["conversation_id"], EMPLOYEE)) == 2
 
 
 def test_a_conversation_is_only_the_owners(client, env):
@@ -46,7 +48,8 @@ def test_a_conversation_is_only_the_owners(client, env):
     assert ask(client, BO, "and troubleshooting?", mine).status_code == 404
     assert client.get(f"/v1/conversations/{mine}", headers=as_user(BO)).status_code == 404
     assert client.get(f"/v1/conversations/{mine}", headers=as_user(REV)).status_code == 404  # reviewers use review
-    assert len(env.store.session_turns(mine)) == 1  # nothing was added to it
+    assert len(env.store.session_turns(mine, EMPLOYEE)) == 1  # nothing was added to it
+    assert env.store.session_owner(mine) == EMPLOYEE
     assert ask(client, EMPLOYEE, "x", "not-a-real-conversation").status_code == 404
 
     got = client.get(f"/v1/conversations/{mine}", headers=as_user(EMPLOYEE)).json()
@@ -54,6 +57,13 @@ def test_a_conversation_is_only_the_owners(client, env):
     listed = client.get("/v1/conversations", headers=as_user(EMPLOYEE)).json()["conversations"]
     assert [c["conversation_id"] for c in listed] == [mine] and listed[0]["turns"] == 1
     assert client.get("/v1/conversations", headers=as_user(BO)).json()["conversations"] == []
+
+    env.store.clear_session(mine, EMPLOYEE)  # cleared in the app: gone from the list, still the owner's
+    assert client.get("/v1/conversations", headers=as_user(EMPLOYEE)).json()["conversations"] == []
+    assert client.get(f"/v1/conversations/{mine}", headers=as_user(EMPLOYEE)).status_code == 404
+    again = ask(client, EMPLOYEE, "How do I set up the VPN?", mine)
+    assert again.status_code == 200 and again.json()["conversation_id"] == mine
+    assert ask(client, BO, "and now?", mine).status_code == 404
 
 
 def test_streaming_sends_route_tokens_and_final(client, env):

@@ -27,6 +27,7 @@ def served(tmp_path_factory, minilm):
         root / "api.log",
         {
             "DOCENT_AUTH_MODE": "header",
+            "DOCENT_AUTH_HEADER_UNSIGNED": "true",  # the test is the proxy, on loopback
             "DOCENT_ROLE_REVIEWERS": REV,
             "DOCENT_ROLE_ANALYSTS": ANALYST,
             "DOCENT_ROLE_ADMINS": BOSS,
