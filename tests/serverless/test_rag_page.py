@@ -76,7 +76,7 @@ def test_api_handler_wraps_the_app_factory_with_settings_and_the_page(monkeypatc
 
         return Starlette(routes=[Route("/v1/ask", ask, methods=["POST"])])
 
-    settings = load_settings(auth_mode="header", auth_header="X-Docent-Identity")
+    settings = load_settings(auth_mode="header", auth_header="X-Docent-Identity", auth_header_unsigned=True)
     adapter = build_adapter(settings, create_app)
     from tests.serverless.test_asgi_adapter import get, recorded
 
@@ -181,6 +181,7 @@ def test_in_chromium_the_page_shows_answer_confidence_and_safe_links(served):
         assert links.first.text_content() == "Travel <b>Policy</b>"
         assert "Sneaky" in page.text_content("#links")  # a javascript: URL stays plain text
 
+        page.click("summary")  # the token field sits in the collapsed "Access token" section
         page.fill("#token", "tok-123")
         page.fill("#question", "and for trains?")
         page.click("#ask")

@@ -77,6 +77,30 @@ def test_every_docent_variable_is_a_setting(template):
     assert names and names <= fields, sorted(names - fields)
 
 
+def test_each_function_starts_with_valid_settings(template, tmp_path):
+    """The functions' literal DOCENT_* values pass Settings' start-up checks; a parameter or an
+    intrinsic (!Ref, !If, !GetAtt) gets a plausible stand-in."""
+    stand_ins = {
+        "opensearch_url": "https://abc.eu-west-1.aoss.amazonaws.com",
+        "aws_region": "eu-west-1",
+        "embeddings_backend": "local",
+        "llm_backend": "extractive",
+    }
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        variables = shared | resource["Properties"].get("Environment", {}).get("Variables", {})
+        values = {}
+        for key, value in variables.items():
+            field = key.removeprefix("DOCENT_").lower()
+            if isinstance(value, str):
+                values[field] = value
+            elif field in stand_ins:
+                values[field] = stand_ins[field]
+        Settings(**values | {"data_dir": tmp_path})  # raises ConfigError naming what is missing
+
+
 def test_lambda_entry_points_exist(template):
     commands = [
         r["Properties"]["ImageConfig"]["Command"][0]

@@ -199,6 +199,25 @@ def test_oversized_objects_are_skipped_before_download(s3, index):
     assert "handbook/office hours.txt" in s3.fetched  # small enough
 
 
+def test_s3_objects_get_the_folder_syncs_chunk_limit_batches_and_progress(s3, index):
+    events = []
+    summary = sync_s3(
+        S3Location.parse("s3://corp-docs/handbook"),
+        index,
+        ToyEmbedder(),
+        s3,
+        SyncOptions(max_chunks_per_file=1, embed_batch=1),
+        progress=events.append,
+    )
+    reasons = {o.source: o.reason for o in summary.skipped}
+    assert "DOCENT_INGEST_MAX_CHUNKS_PER_FILE" in reasons["s3://corp-docs/handbook/policies/travel-policy.pdf"]
+    indexed = {o.source for o in summary.outcomes if o.status == "added"}
+    assert indexed and indexed == set(index.list_sources())  # what fits one chunk is indexed, nothing else
+    kinds = [e.event for e in events]
+    assert kinds.count("file") == 5 and "embedded" in kinds and kinds[-1] == "committed"
+    assert [e.files_done for e in events if e.event == "file"] == [1, 2, 3, 4, 5]
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 
