@@ -65,7 +65,10 @@ def save_review(
     corrected = limits.answer_text(corrected_answer) or None
     cleaned_comment = limits.comment_text(comment) or None
     if approved and not corrected:  # refused before anything is stored
-        raise RecordError("Approving puts the corrected answer into the Q&A set: write the corrected answer first.")
+        raise RecordError(
+            "Approving needs a corrected answer (corrected_answer): it is what goes into the Q&A set. "
+            "Write it and save again."
+        )
     feedback = Feedback.new(
         turn_id=turn.turn_id,
         reviewer=reviewer,
