@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from api.deps import NotFound, UnsupportedMediaType, json_body, multipart_body, role, services
 from api.schemas import DeleteReport, DocumentList, IngestReport, QARequest, QAResponse
 from config.roles import Identity
+from feedback.export import EXPORT_MIME
 
 router = APIRouter(prefix="/v1")
 UPLOAD_DIR = "uploads"  # under DOCENT_DATA_DIR, shared with the app's Knowledge page
@@ -27,7 +28,7 @@ UPLOAD_DIR = "uploads"  # under DOCENT_DATA_DIR, shared with the app's Knowledge
     "/export",
     tags=["analytics"],
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}, "description": "The export file"}},
+    responses={200: {"content": {mime: {} for mime in EXPORT_MIME.values()}, "description": "The export file"}},
 )
 def export(
     request: Request,
@@ -39,7 +40,7 @@ def export(
 ):
     """The same files as `docent export` and the Analytics page's downloads."""
     from api.deps import BadRequest
-    from feedback.export import EXPORT_MIME, export_bytes, export_name
+    from feedback.export import export_bytes, export_name
 
     if since and until and since > until:
         raise BadRequest(f"since {since} is after until {until}; swap them.")
