@@ -6,7 +6,7 @@ data dir, starts `docent api` on a free loopback port (a separate process, as de
 - over HTTP at concurrency 1, 8 and 32: p50/p95 and requests/s;
 - the API's p50 overhead at concurrency 1 (difference and ratio; target <= 5 ms).
 
-    .venv/bin/python bench/bench_api.py [--requests 200] [--concurrency 1,8,32]
+    .venv/bin/python bench/bench_api.py [--requests 100] [--concurrency 1,8,32]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def over_http(base: str, n: int, concurrency: int) -> tuple[list[float], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
+    parser.add_argument("--requests", type=int, default=100, help="requests per measurement")
     parser.add_argument("--concurrency", default="1,8,32")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
