@@ -24,6 +24,7 @@ COPY ingest/ ingest/
 COPY feedback/ feedback/
 COPY finetune/ finetune/
 COPY cli/ cli/
+COPY api/ api/
 COPY Streamlit/ Streamlit/
 COPY assets/ assets/
 RUN pip install --no-cache-dir --no-deps -e . && useradd --create-home docent && mkdir -p /app/data \

@@ -8,25 +8,20 @@ the bench call exactly what the UI calls).
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from chain.types import Reference
-from config.text import TextLimits
-from feedback.records import LIKERT_LABELS, Feedback, QAPair, Turn
+from feedback.export import EXPORT_MIME, export_bytes, export_name  # noqa: F401 - the pages' API
+from feedback.records import LIKERT_LABELS, Feedback, QAPair
+from feedback.review import ReviewOutcome, review_limits, save_review, save_thumbs  # noqa: F401
+from ingest.sync import delete_source  # noqa: F401
+from ingest.uploads import safe_filename  # noqa: F401
 
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-MIME = {
-    "csv": "text/csv",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "parquet": "application/vnd.apache.parquet",
-    "jsonl": "application/jsonl",
-}
+MIME = EXPORT_MIME
 
 
 # --- chat -----------------------------------------------------------------------------------------
@@ -77,85 +72,12 @@ def confidence_label(confidence: float, band_name: str) -> tuple[str, str]:
 ROUTE_LABELS = {"finetuned": "Answered from the Q&A set", "rag": "Answered from the documents"}
 
 
-def save_thumbs(store, turn_id: str, user: str, thumbs: int):
-    """Quick rating: +1 / -1 as Feedback kind 'thumbs'; saving again replaces the user's earlier one."""
-    return store.save_feedback(Feedback.new(turn_id=turn_id, reviewer=user, kind="thumbs", thumbs=thumbs))
-
-
 def thumbs_widget_value(feedback: Sequence[Feedback], user: str) -> int | None:
     """The st.feedback value (1 up, 0 down) of the user's existing thumbs, if any."""
     for f in feedback:
         if f.reviewer == user and f.kind == "thumbs" and f.thumbs is not None:
             return 1 if f.thumbs == 1 else 0
     return None
-
-
-@dataclass
-class ReviewOutcome:
-    """What saving a review did: the store's message, and the Q&A set's when a correction was approved."""
-
-    saved: str
-    qa: str | None = None
-    messages: list[str] = field(default_factory=list)
-
-
-def review_limits(settings) -> TextLimits:
-    """The text limits the pages apply (DOCENT_MAX_COMMENT_CHARS, DOCENT_MAX_ANSWER_CHARS)."""
-    return TextLimits.from_settings(settings)
-
-
-def save_review(
-    store,
-    turn: Turn,
-    reviewer: str,
-    *,
-    severity: str | None = None,
-    likert: int | None = None,
-    corrected_answer: str | None = None,
-    comment: str | None = None,
-    approved: bool = False,
-    thumbs: int | None = None,
-    limits: TextLimits | None = None,
-) -> ReviewOutcome:
-    """Save a full review; when approved, the corrected answer becomes a Q&A pair (replacing an older one).
-
-    The comment and the correction are cleaned and checked against `limits` first (config/text.py), so an
-    over-long text is refused with its limit and nothing is stored or queued. The router reloads the set
-    when qa_version changes, so the next question already uses it.
-    """
-    limits = limits or TextLimits()
-    corrected = limits.answer_text(corrected_answer) or None
-    cleaned_comment = limits.comment_text(comment) or None
-    feedback = Feedback.new(
-        turn_id=turn.turn_id,
-        reviewer=reviewer,
-        kind="review",
-        thumbs=thumbs,
-        severity=severity or None,
-        likert=likert,
-        corrected_answer=corrected,
-        comment=cleaned_comment,
-        approved=approved,
-    )
-    outcome = ReviewOutcome(saved=store.save_feedback(feedback).message)
-    outcome.messages.append(f"Review saved: {outcome.saved}")
-    if approved:
-        question = turn.standalone_question or turn.question
-        pair = QAPair.new(question, corrected, origin="correction", source_turn_id=turn.turn_id)
-        same = next((p for p in store.list_qa_pairs() if p.pair_id == pair.pair_id), None)
-        if same is not None and same.answer.strip() == corrected:
-            outcome.qa = "This question already has exactly this answer in the Q&A set; nothing changed."
-            outcome.messages.append(outcome.qa)
-            return outcome
-        result = store.add_qa_pairs([pair], replace=True)
-        if result.replaced:
-            outcome.qa = "The correction replaced the earlier answer to this question in the Q&A set."
-        elif result.added:
-            outcome.qa = "The correction was added to the Q&A set; Docent uses it from the next question on."
-        else:
-            outcome.qa = "The Q&A set did not change."
-        outcome.messages.append(outcome.qa)
-    return outcome
 
 
 def likert_text(value: int) -> str:
@@ -200,32 +122,7 @@ def filter_feedback(
     return frame[mask]
 
 
-def export_bytes(store, what: str, fmt: str, since=None, until=None) -> bytes:
-    """The export as bytes for st.download_button (written by feedback.export.write_frame)."""
-    from feedback.export import collect, write_frame
-
-    frame = collect(store, what, since, until)
-    with tempfile.TemporaryDirectory(prefix="docent-export-") as tmp:
-        out = write_frame(frame, fmt, Path(tmp) / f"export.{fmt}")
-        return out.read_bytes()
-
-
-def export_name(what: str, fmt: str, since=None, until=None) -> str:
-    span = f"-{since}" if since else ""
-    span += f"-to-{until}" if until else ""
-    return f"docent-{what}{span}.{fmt}"
-
-
 # --- knowledge ----------------------------------------------------------------------------------
-
-
-def safe_filename(name: str) -> str:
-    """An uploaded file's name without folders or odd characters ('../../x.md' -> 'x.md')."""
-    base = Path(str(name).replace("\\", "/")).name
-    cleaned = SAFE_NAME.sub("_", base).strip(" .")
-    if not cleaned:
-        raise ValueError(f"the file name {name!r} has no usable characters; rename the file and upload it again.")
-    return cleaned
 
 
 def save_uploads(files: Sequence[Any], upload_dir: Path) -> list[Path]:
@@ -250,13 +147,6 @@ def ingest_uploads(settings, index, embedder, upload_dir: Path, base_url: str | 
         base_url=(base_url or "").strip() or None,
     )
     return sync_paths([upload_dir], index, embedder, options)
-
-
-def delete_source(index, source: str) -> None:
-    index.delete_source(source)
-    flush = getattr(index, "flush", None)
-    if flush:
-        flush()
 
 
 def import_qa_file(store, path: Path):

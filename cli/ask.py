@@ -33,7 +33,7 @@ def ask(
     import uuid
 
     from chain.pipeline import InvalidQuestion
-    from feedback.session import ChatSession
+    from feedback.session import ChatSession, ask_record
 
     settings, store = _open()
     chat = ChatSession(_chain(settings, store), store, session or uuid.uuid4().hex[:12], user="cli")
@@ -49,7 +49,7 @@ def ask(
         raise typer.Exit(2) from None
     assert result is not None
     if as_json:
-        typer.echo(json.dumps({**result.to_dict(), "session": chat.session_id}, indent=2))
+        typer.echo(json.dumps(ask_record(result, chat.session_id), indent=2))
         return
     typer.echo("")
     typer.echo(

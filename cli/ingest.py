@@ -14,18 +14,26 @@ def _settings():
 
 
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or folders to index (folders are walked recursively)."),
+    paths: list[str] = typer.Argument(
+        ..., help="Files or folders to index (folders are walked recursively), or s3://bucket/prefix."
+    ),
     delete_missing: bool = typer.Option(
-        False, "--delete-missing", help="Remove indexed sources that are no longer under the given paths."
+        False,
+        "--delete-missing",
+        help="Remove indexed sources that are no longer under the given paths (or S3 prefixes).",
     ),
     base_url: str = typer.Option(
-        None, "--base-url", help="Where these files are published (e.g. https://wiki.corp/docs): links point there."
+        None,
+        "--base-url",
+        help="Where these files are published (e.g. https://wiki.corp/docs): links point there. For S3 it stands "
+        "for the bucket's root (e.g. a CloudFront URL); by default links open the object in S3.",
     ),
 ) -> None:
     """Index documents: Markdown, text, HTML, PDF, Excel (.xlsx), CSV and Word (.docx).
 
-    Re-running on the same folder changes nothing; a changed file is re-indexed alone. Files that
-    cannot be read are listed with the reason and skipped; nothing already indexed is lost.
+    Re-running on the same folder (or S3 prefix) changes nothing; a changed file is re-indexed alone
+    (S3 objects are compared by ETag before anything is fetched). Files that cannot be read are
+    listed with the reason and skipped; nothing already indexed is lost.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -34,29 +42,52 @@ def ingest(
     from index.factory import make_embedder, open_index
     from index.protocol import EmbeddingModelMismatch
     from ingest.converters import SUPPORTED_SUFFIXES
-    from ingest.sync import SyncOptions, discover, sync_paths
+    from ingest.s3 import S3Location, S3SyncError, is_s3_url, make_s3_client, sync_s3
+    from ingest.sync import SyncOptions, SyncSummary, discover, sync_paths
 
     console = Console(stderr=True)
     settings = _settings()
+    local = [Path(p) for p in paths if not is_s3_url(p)]
     try:
-        files = list(discover(paths, SUPPORTED_SUFFIXES))
-    except FileNotFoundError as exc:
-        console.print(f"[red]{exc}[/red]")
+        buckets = [S3Location.parse(p) for p in paths if is_s3_url(p)]
+        files = list(discover(local, SUPPORTED_SUFFIXES))
+    except (FileNotFoundError, S3SyncError) as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     index = open_index(settings)
     # the cache keeps every embedded batch on disk: a stopped run resumes without embedding it again
     embedder = CachedEmbeddings(make_embedder(settings), settings.cache_dir / "embeddings.sqlite3")
     options = SyncOptions.from_settings(settings, delete_missing=delete_missing, base_url=base_url)
+    s3_options = SyncOptions.from_settings(
+        settings, delete_missing=delete_missing, base_url=base_url or settings.s3_link_base_url
+    )
+    summary = SyncSummary()
     display = IngestProgress(console, len(files))
     try:
         with display:
-            summary = sync_paths(paths, index, embedder, options, progress=display.update)
-    except EmbeddingModelMismatch as exc:
-        console.print(f"[red]{exc}[/red]")
+            if local:
+                summary.merge(sync_paths(local, index, embedder, options, progress=display.update))
+            if buckets:
+                s3 = make_s3_client(settings)
+                for location in buckets:
+                    display.start(location.url, total=None)
+                    summary.merge(
+                        sync_s3(
+                            location,
+                            index,
+                            embedder,
+                            s3,
+                            s3_options,
+                            progress=display.update,
+                            region=settings.aws_region,
+                        )
+                    )
+    except (EmbeddingModelMismatch, S3SyncError) as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         console.print(
-            f"[yellow]Stopped[/yellow] after {display.files_done} of {len(files)} files; "
+            f"[yellow]Stopped[/yellow] after {display.files_done}{'' if buckets else f' of {len(files)}'} files; "
             f"{display.chunks:,} chunks embedded and kept. Run the same command again to resume: "
             "files already indexed are skipped and finished batches are not embedded again.",
             soft_wrap=True,
@@ -70,7 +101,7 @@ def ingest(
     if summary.count("deleted"):
         for item in summary.outcomes:
             if item.status == "deleted":
-                console.print(f"  [cyan]deleted[/cyan] {item.source}")
+                console.print(f"  [cyan]deleted[/cyan] {escape(item.source)}")
 
 
 class IngestProgress:
@@ -78,9 +109,10 @@ class IngestProgress:
     without a terminal still shows it is alive: one line per file and one per embedded batch, at most
     every `every_s` seconds for batches (the first batch of each file always)."""
 
-    def __init__(self, console, total_files: int, every_s: float = 5.0):
+    def __init__(self, console, total_files: int | None, every_s: float = 5.0):
         self.console, self.total, self.every_s = console, total_files, every_s
         self.files_done = self.chunks = 0
+        self._files_before = 0  # files of earlier runs (a folder, then each S3 prefix)
         self._bar = self._task = None
         self._last_line = 0.0
         self._file_chunks = 0
@@ -106,10 +138,18 @@ class IngestProgress:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 
+    def start(self, description: str, total: int | None) -> None:
+        """A new run (an S3 prefix, whose object count is known only once listed); files keep counting."""
+        self._files_before, self.total = self.files_done, total
+        if self._bar is not None:
+            self._bar.update(self._task, description=description, completed=0, total=total)
+        else:
+            self._line(description)
+
     def update(self, event) -> None:
         import time
 
-        self.files_done = event.files_done
+        self.files_done = self._files_before + event.files_done
         self.chunks += event.chunks
         if self._bar is not None:
             self._bar.update(self._task, completed=event.files_done, chunks=self.chunks)
@@ -117,7 +157,8 @@ class IngestProgress:
         now = time.monotonic()
         if event.event == "file":
             self._file_chunks = 0
-            self._line(f"[{event.files_done}/{self.total}] {event.source}")
+            of_total = f"/{self.total}" if self.total is not None else ""
+            self._line(f"[{event.files_done}{of_total}] {event.source}")
         elif event.event == "embedded":
             first = self._file_chunks == 0
             self._file_chunks += event.chunks

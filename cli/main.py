@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "cli.app",  # app (the web app, listening where DOCENT_SERVER_ADDRESS says)
     "cli.eval",  # eval (issue 10)
     "cli.calibrate",  # calibrate (issue 10)
+    "cli.api",  # api (issue 13)
 ]
 
 

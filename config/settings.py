@@ -149,6 +149,30 @@ class Settings(BaseSettings):
     auth_header_unsigned: bool = Field(
         False, description="auth_mode=header without a signed token: only for a proxy on the same host (loopback)"
     )
+    # --- HTTP API (issue 13: `docent api`) ------------------------------------------------
+    api_auth: Literal["app", "local", "jwt", "header"] = Field(
+        "app", description="app = follow DOCENT_AUTH_MODE (local -> local, header -> header, oidc -> jwt)"
+    )
+    api_jwt_issuer: str | None = Field(
+        None, description="Expected `iss`, e.g. https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+    )
+    api_jwt_audience: str | None = Field(
+        None, description="Expected `aud` (or Cognito access tokens' `client_id`); empty = not checked"
+    )
+    api_jwks_url: str | None = Field(None, description="JWKS document; default {issuer}/.well-known/jwks.json")
+    api_jwt_algorithms: str = Field("RS256", description="Comma-separated accepted signing algorithms")
+    api_jwt_user_claims: str = Field(
+        "email,preferred_username,username,sub", description="First claim present names the user"
+    )
+    api_jwt_leeway_s: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat")
+    api_rate_limit_per_minute: int = Field(120, ge=0, description="Requests per identity per minute; 0 = off")
+    api_max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body")
+    api_max_upload_bytes: int = Field(64 << 20, ge=1024, description="Largest upload request (all files)")
+    # --- S3 content repository and serverless (issue 13 part B) ----------------------------
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, an emulator); unset = AWS")
+    s3_link_base_url: str | None = Field(
+        None, description="Where the bucket is published (e.g. a CloudFront URL): links become this + '/' + key"
+    )
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
@@ -200,6 +224,13 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigError("Docent cannot start with these settings:\n- " + "\n- ".join(problems))
         return self
+
+    @property
+    def api_auth_mode(self) -> str:
+        """How `docent api` knows who calls: local, jwt or header (issue 13)."""
+        if self.api_auth != "app":
+            return self.api_auth
+        return {"local": "local", "header": "header", "oidc": "jwt"}[self.auth_mode]
 
     # Paths of the embedded default, all under data_dir.
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,6 +33,12 @@ ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl"]
 EXPORT_WHAT = ("turns", "feedback", "finetune")
 EXPORT_FORMATS = ("csv", "xlsx", "parquet", "jsonl")
 IMAGES_SEPARATOR = ";"  # how a CSV cell lists several image paths
+EXPORT_MIME = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+    "jsonl": "application/jsonl",
+}
 
 
 def reference_ids(references: Iterable[Reference | dict]) -> str:
@@ -243,3 +250,23 @@ def export(
     frame = collect(store, what, since, until)
     write_frame(frame, fmt, out)
     return len(frame)
+
+
+def export_bytes(
+    store: FeedbackStore, what: ExportWhat, fmt: ExportFormat, since: TimeBound = None, until: TimeBound = None
+) -> bytes:
+    """The export as bytes (a download button, an HTTP response), written by `write_frame` so it is as safe."""
+    frame = collect(store, what, since, until)
+    with tempfile.TemporaryDirectory(prefix="docent-export-") as tmp:
+        return write_frame(frame, fmt, Path(tmp) / f"export.{fmt}").read_bytes()
+
+
+def export_name(what: str, fmt: str, since: TimeBound = None, until: TimeBound = None) -> str:
+    """The download's file name.
+
+    >>> export_name("feedback", "csv", "2026-01-01", "2026-01-31")
+    'docent-feedback-2026-01-01-to-2026-01-31.csv'
+    """
+    span = f"-{since}" if since else ""
+    span += f"-to-{until}" if until else ""
+    return f"docent-{what}{span}.{fmt}"

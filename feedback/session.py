@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from chain.pipeline import DocentChain
 from chain.types import AnswerResult, ChainEvent
@@ -43,6 +44,11 @@ def turn_from_result(result: AnswerResult, session_id: str, user: str, turn_id: 
         index_version=result.index_version,
         timings_ms=result.timings_ms,
     )
+
+
+def ask_record(result: AnswerResult, session_id: str) -> dict[str, Any]:
+    """What `docent ask --json` prints for one answer; the HTTP API's /v1/ask returns the same fields."""
+    return {**result.to_dict(), "session": session_id}
 
 
 class ChatSession:

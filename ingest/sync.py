@@ -85,6 +85,14 @@ class SyncSummary:
     def children(self) -> int:
         return sum(o.children for o in self.outcomes if o.status in ("added", "updated"))
 
+    def merge(self, other: SyncSummary) -> SyncSummary:
+        """Add another run's outcomes and times (one report for folders and S3 prefixes together)."""
+        self.outcomes.extend(other.outcomes)
+        self.seconds += other.seconds
+        self.embed_seconds += other.embed_seconds
+        self.convert_seconds += other.convert_seconds
+        return self
+
     def describe(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "deleted", "skipped")]
         return f"{', '.join(parts)}; {self.children} chunks embedded in {self.seconds:.1f} s"
@@ -135,6 +143,81 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+class IndexWriter:
+    """Embeds converted documents `embed_batch` chunks at a time, across sources, and writes each
+    source to the index whole. Shared by the folder sync below and the S3 sync (ingest/s3.py), so
+    both resume, limit and report the same way: `start_file(source)` per file, `add(record, status,
+    *split(doc))` per converted document, `flush()` at the end.
+    """
+
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        embedder: Embedder,
+        options: SyncOptions,
+        summary: SyncSummary,
+        progress: ProgressFn | None = None,
+    ):
+        self.index, self.embedder, self.options, self.summary = index, embedder, options, summary
+        self.progress = progress
+        self.files_done = 0
+        self._pending: list[_Pending] = []
+        self._pending_children = 0
+
+    def report(self, event: str, source: str = "", chunks: int = 0) -> None:
+        if self.progress:
+            self.progress(Progress(event, self.files_done, source, chunks))
+
+    def start_file(self, source: str) -> None:
+        self.files_done += 1
+        self.report("file", source)
+
+    def split(self, doc: Document) -> tuple[list[Parent], list[Child]]:
+        """Parents and children of one document; ConversionError when it has no text or passes the chunk limit."""
+        t0 = time.perf_counter()
+        parents, children = _split_within_limit(doc, self.options)
+        self.summary.convert_seconds += time.perf_counter() - t0
+        if not children:
+            raise ConversionError("no text could be extracted")
+        return parents, children
+
+    def add(self, record: SourceRecord, status: str, parents: list[Parent], children: list[Child]) -> None:
+        self._pending.append(_Pending(record, status, parents, children))
+        self._pending_children += len(children)
+        if self._pending_children >= self.options.embed_batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Embed what is pending, batch by batch (each batch is cached by a CachedEmbeddings embedder,
+        so a stopped run resumes), then write each pending source to the index."""
+        pending = self._pending
+        if not pending:
+            return
+        batch_size = max(1, self.options.embed_batch)
+        texts = [c.embedding_text() for p in pending for c in p.children]
+        parts = []
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            t0 = time.perf_counter()
+            parts.append(np.asarray(self.embedder.embed_documents(batch), dtype=np.float32))
+            self.summary.embed_seconds += time.perf_counter() - t0
+            self.report("embedded", pending[-1].record.source, len(batch))
+        vectors = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), np.float32)
+        offset = 0
+        for item in pending:
+            n = len(item.children)
+            self.index.replace_source(item.record, item.parents, item.children, vectors[offset : offset + n])
+            offset += n
+            self.summary.outcomes.append(FileOutcome(item.record.source, item.status, "", len(item.parents), n))
+        self.report("committed", pending[-1].record.source)
+        self._pending, self._pending_children = [], 0
+
+
+def is_remote_source(source: str) -> bool:
+    """Sources synced from a bucket (`s3://bucket/key`): a folder sync never deletes them."""
+    return "://" in source
+
+
 def sync_paths(
     paths: Sequence[Path],
     index: KnowledgeIndex,
@@ -147,52 +230,21 @@ def sync_paths(
     CachedEmbeddings embedder every finished batch is on disk: a run that is stopped (Ctrl-C, a crash)
     and started again re-embeds nothing that was done. Each file reaches the index whole or not at all.
     """
-    from ingest.converters import SUPPORTED_SUFFIXES, convert_file, limited_converters
+    from ingest.converters import SUPPORTED_SUFFIXES
 
     opts = options or SyncOptions()
-    if convert is None:
-        converters = limited_converters(opts.max_office_uncompressed_bytes, opts.max_office_ratio)
-        convert = lambda file, root: convert_file(file, root, converters)  # noqa: E731
+    convert = convert or default_converter(opts)
     started = time.perf_counter()
     summary = SyncSummary()
     index.ensure_model(embedder.model_id, embedder.dim)
     known = index.list_sources()
     seen: set[str] = set()
-    pending: list[_Pending] = []
-    pending_children = 0
-    files_done = 0
-
-    def report(event: str, source: str = "", chunks: int = 0) -> None:
-        if progress:
-            progress(Progress(event, files_done, source, chunks))
-
-    def flush_pending() -> None:
-        nonlocal pending, pending_children
-        if not pending:
-            return
-        texts = [c.embedding_text() for p in pending for c in p.children]
-        parts = []
-        for start in range(0, len(texts), max(1, opts.embed_batch)):
-            batch = texts[start : start + max(1, opts.embed_batch)]
-            t0 = time.perf_counter()
-            parts.append(np.asarray(embedder.embed_documents(batch), dtype=np.float32))
-            summary.embed_seconds += time.perf_counter() - t0
-            report("embedded", pending[-1].record.source, len(batch))
-        vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
-        offset = 0
-        for item in pending:
-            n = len(item.children)
-            index.replace_source(item.record, item.parents, item.children, vectors[offset : offset + n])
-            offset += n
-            summary.outcomes.append(FileOutcome(item.record.source, item.status, "", len(item.parents), n))
-        report("committed", pending[-1].record.source)
-        pending, pending_children = [], 0
+    writer = IndexWriter(index, embedder, opts, summary, progress)
 
     for file, root in discover(paths, SUPPORTED_SUFFIXES):
         source = file.relative_to(root).as_posix()
         seen.add(source)
-        files_done += 1
-        report("file", source)
+        writer.start_file(source)
         if file.suffix.lower() not in SUPPORTED_SUFFIXES:
             summary.outcomes.append(FileOutcome(source, "skipped", f"unsupported file type '{file.suffix or 'none'}'"))
             continue
@@ -209,10 +261,8 @@ def sync_paths(
                 continue
             t0 = time.perf_counter()
             doc = convert(file, root)
-            parents, children = _split_within_limit(doc, opts)
             summary.convert_seconds += time.perf_counter() - t0
-            if not children:
-                raise ConversionError("no text could be extracted")
+            parents, children = writer.split(doc)
         except ConversionError as exc:
             summary.outcomes.append(FileOutcome(source, "skipped", str(exc)))
             continue
@@ -220,19 +270,32 @@ def sync_paths(
             summary.outcomes.append(FileOutcome(source, "skipped", f"{type(exc).__name__}: {exc}"))
             continue
         record = SourceRecord(source=source, content_hash=digest, kind=doc.kind, title=doc.title)
-        pending.append(_Pending(record, "updated" if old is not None else "added", parents, children))
-        pending_children += len(children)
-        if pending_children >= opts.embed_batch:
-            flush_pending()
-    flush_pending()
+        writer.add(record, "updated" if old is not None else "added", parents, children)
+    writer.flush()
 
     if opts.delete_missing:
         for source in sorted(set(known) - seen):
+            if is_remote_source(source):
+                continue
             index.delete_source(source)
             summary.outcomes.append(FileOutcome(source, "deleted"))
     index.flush()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def delete_source(index: KnowledgeIndex, source: str) -> None:
+    """Remove one source from the index and make it durable (the app's Knowledge page, the HTTP API)."""
+    index.delete_source(source)
+    index.flush()
+
+
+def default_converter(opts: SyncOptions) -> Callable[[Path, Path], Document]:
+    """convert_file with the options' zip limits (the same converters for folders, uploads and S3)."""
+    from ingest.converters import convert_file, limited_converters
+
+    converters = limited_converters(opts.max_office_uncompressed_bytes, opts.max_office_ratio)
+    return lambda file, root: convert_file(file, root, converters)
 
 
 def _split_within_limit(doc: Document, opts: SyncOptions) -> tuple[list[Parent], list[Child]]:
