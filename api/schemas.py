@@ -69,6 +69,9 @@ class AskResponse(BaseModel):
     retrieved: list[RetrievedOut] = Field(
         default_factory=list, description="The passages retrieval ranked for the question, cited or not, best first"
     )
+    raw_confidence: float | None = Field(
+        None, description="The route's score before calibration; `confidence` is the calibrated probability"
+    )
     session: str = Field(description="The conversation id, as `docent ask --json` names it")
     conversation_id: str = Field(description="Send it back with the next question to ask a follow-up")
     turn_id: str = Field(description="Rate this answer with POST /v1/feedback")
