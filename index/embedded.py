@@ -32,6 +32,7 @@ from index.protocol import (
     IndexStats,
     Parent,
     SourceRecord,
+    model_setting_hint,
 )
 from index.text import query_terms, searchable_text
 
@@ -148,7 +149,7 @@ class EmbeddedIndex:
             elif row[0] != embedding_model:
                 raise EmbeddingModelMismatch(
                     f"The index at {self.path} was built with the embedding model '{row[0]}', not "
-                    f"'{embedding_model}'. Set DOCENT_EMBEDDINGS_MODEL back to '{row[0]}', or rebuild: "
+                    f"'{embedding_model}'. {model_setting_hint(row[0], embedding_model)}, or rebuild: "
                     f"delete {self.path} and run `docent ingest` again."
                 )
         info = self.info()

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from config.settings import ConfigError
-
 from index.opensearch_requests import (  # noqa: F401 - re-exported for callers and tests
     BULK_CHUNK,
     FILTER_FIELDS,
@@ -62,6 +61,7 @@ from index.protocol import (
     IndexStats,
     Parent,
     SourceRecord,
+    model_setting_hint,
 )
 
 
@@ -186,8 +186,8 @@ class OpenSearchIndex:
         if info.embedding_model != embedding_model or info.dim != dim:
             raise EmbeddingModelMismatch(
                 f"The OpenSearch index '{self.name}' at {self.endpoint} was built with the embedding model "
-                f"'{info.embedding_model}' ({info.dim} dimensions), not '{embedding_model}' ({dim}). Set "
-                f"DOCENT_EMBEDDINGS_MODEL back to '{info.embedding_model}', or use a new DOCENT_OPENSEARCH_INDEX "
+                f"'{info.embedding_model}' ({info.dim} dimensions), not '{embedding_model}' ({dim}). "
+                f"{model_setting_hint(info.embedding_model, embedding_model)}, or use a new DOCENT_OPENSEARCH_INDEX "
                 "and run `docent ingest` again.")
         return info
 
