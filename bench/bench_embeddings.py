@@ -34,13 +34,20 @@ from ingest.sync import SyncOptions, sync_paths  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "sagemaker-dg" / "doc_source"
 OUT = ROOT / "bench" / "out" / "embeddings"
-QUERIES = ["how do i rotate keys", "serverless endpoint max memory", "whats the max payload for async inference",
-           "num_round for xgboost", "spot training checkpoints"]
+QUERIES = [
+    "how do i rotate keys",
+    "serverless endpoint max memory",
+    "whats the max payload for async inference",
+    "num_round for xgboost",
+    "spot training checkpoints",
+]
 
 
 def options() -> SyncOptions:
     s = Settings(data_dir=OUT)
-    return SyncOptions(child_chars=s.child_chunk_chars, overlap=s.child_overlap_chars, parent_chars=s.parent_chunk_chars)
+    return SyncOptions(
+        child_chars=s.child_chunk_chars, overlap=s.child_overlap_chars, parent_chars=s.parent_chunk_chars
+    )
 
 
 def chunk_texts(n: int) -> list[str]:
@@ -48,8 +55,9 @@ def chunk_texts(n: int) -> list[str]:
     opts = options()
     for page in sorted(CORPUS.glob("*.md"))[::7]:
         doc = convert_file(page, CORPUS)
-        for _, kids in split_document(doc, child_chars=opts.child_chars, overlap=opts.overlap,
-                                      parent_chars=opts.parent_chars):
+        for _, kids in split_document(
+            doc, child_chars=opts.child_chars, overlap=opts.overlap, parent_chars=opts.parent_chars
+        ):
             texts.extend(k.embedding_text() for k in kids)
         if len(texts) >= n:
             return texts[:n]
@@ -64,11 +72,20 @@ def make(backend: str, cache_dir: Path):
 
 def startup(backend: str, cache_dir: Path) -> float:
     """Seconds from a fresh interpreter to the first query vector (export cached beforehand)."""
-    code = ("import time; t = time.perf_counter(); import sys; sys.path.insert(0, %r); "
-            "from bench.bench_embeddings import make; from pathlib import Path; "
-            "make(%r, Path(%r)).embed_query('warm'); print(time.perf_counter() - t)") % (str(ROOT), backend, str(cache_dir))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if backend == "torch":
+        make_it = "from index.embeddings import LocalEmbeddings as E; e = E()"
+    else:
+        quantize = "int8" if backend == "int8" else "none"
+        make_it = f"from index.onnx_embeddings import OnnxEmbeddings as E; e = E(cache_dir={str(cache_dir)!r}, quantize={quantize!r})"
+    code = f"import time; t = time.perf_counter(); {make_it}; e.embed_query('warm'); print(time.perf_counter() - t)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -127,15 +144,20 @@ def main() -> None:
         if reference is not None and backend != "torch":
             cos = (vectors * reference).sum(axis=1)
             cosine = f"; cosine to torch mean {cos.mean():.4f} min {cos.min():.4f}"
-        print(f"{backend:6s}: {len(texts) / seconds[backend]:6.1f} chunks/s; one query p50 "
-              f"{np.percentile(latencies, 50):.1f} ms; first load {load:.1f} s; start-up to first query "
-              f"{startup(backend, args.cache_dir):.1f} s{cosine}", flush=True)
+        print(
+            f"{backend:6s}: {len(texts) / seconds[backend]:6.1f} chunks/s; one query p50 "
+            f"{np.percentile(latencies, 50):.1f} ms; first load {load:.1f} s; start-up to first query "
+            f"{startup(backend, args.cache_dir):.1f} s{cosine}",
+            flush=True,
+        )
     if args.pages:
         emb = make(args.ingest_backend, args.cache_dir)
         emb.embed_query("warm up")
         cold, raw, n = ingest(emb, args.pages)
-        line = (f"cold ingest of {args.pages} pages ({n} chunks) with {args.ingest_backend}: {cold:.1f} s; "
-                f"raw {args.ingest_backend} encoding of the same chunks {raw:.1f} s ({cold / raw:.2f}x)")
+        line = (
+            f"cold ingest of {args.pages} pages ({n} chunks) with {args.ingest_backend}: {cold:.1f} s; "
+            f"raw {args.ingest_backend} encoding of the same chunks {raw:.1f} s ({cold / raw:.2f}x)"
+        )
         if "torch" in seconds and args.ingest_backend != "torch":
             torch_raw = seconds["torch"] * n / len(texts)
             line += f"; torch would encode them in ~{torch_raw:.1f} s: ingest is {torch_raw / cold:.2f}x faster"
