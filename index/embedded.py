@@ -34,6 +34,7 @@ from index.protocol import (
     IndexStats,
     Parent,
     SourceRecord,
+    model_setting_hint,
 )
 from index.text import query_terms, searchable_text
 
@@ -159,7 +160,7 @@ class EmbeddedIndex:
             elif row[0] != embedding_model:
                 raise EmbeddingModelMismatch(
                     f"The index at {self.path} was built with the embedding model '{row[0]}', not "
-                    f"'{embedding_model}'. Set DOCENT_EMBEDDINGS_MODEL back to '{row[0]}', or rebuild: "
+                    f"'{embedding_model}'. {model_setting_hint(row[0], embedding_model)}, or rebuild: "
                     f"delete {self.path} and run `docent ingest` again."
                 )
         info = self.info()
@@ -410,16 +411,35 @@ class EmbeddedIndex:
         total = db.execute("SELECT COUNT(*) FROM children").fetchone()[0]
         return {t: self._df_cache[t] for t in terms}, total
 
-    def lexical(self, query: str, k: int, filters: Filters | None = None) -> list[ChildHit]:
+    def _lexical_terms(self, query: str, filters: Filters | None) -> tuple[list[str], dict[str, int], int]:
+        """The query terms the lexical match uses, with every term's document frequency."""
         terms = [t for t in query_terms(query) if t.isalnum()]
         if not terms:
-            return []
+            return [], {}, 0
         keep = terms
         df, total = self._doc_freq(terms)
         if total >= LEXICAL_CUT_MIN_CHUNKS and not filters:
             keep = [t for t in terms if 0 < df[t] <= LEXICAL_MAX_DF * total]
             if not keep:  # every term is very common (or unknown): match on the rarest one that exists
                 keep = sorted((t for t in terms if df[t] > 0), key=lambda t: df[t])[:1]
+        return keep, df, total
+
+    def lexical_plan(self, query: str) -> dict:
+        """Where the lexical side's time goes for one query (bench/bench_scale.py): terms, kept terms,
+        their document frequencies and the rows FTS5 scores (the union of their posting lists)."""
+        keep, df, total = self._lexical_terms(query, None)
+        match = _fts_query(keep)
+        rows = 0
+        if match is not None:
+            rows = (
+                self._db()
+                .execute("SELECT COUNT(*) FROM children_fts WHERE children_fts MATCH ?", (match,))
+                .fetchone()[0]
+            )
+        return {"terms": df, "kept": keep, "chunks": total, "rows": int(rows)}
+
+    def lexical(self, query: str, k: int, filters: Filters | None = None) -> list[ChildHit]:
+        keep, _, _ = self._lexical_terms(query, filters)
         match = _fts_query(keep)
         if match is None:
             return []
