@@ -43,15 +43,21 @@ def make_embedder(settings: Settings) -> Embedder:
     from index.onnx_embeddings import OnnxEmbeddings, OnnxEmbeddingsError
 
     if not onnxruntime_available():
-        message = ("onnxruntime is not installed: install it (`pip install -r requirements.txt -c constraints.txt`) "
-                   "for ~1.7x faster embeddings, or set DOCENT_EMBEDDINGS_RUNTIME=torch to silence this notice.")
+        message = (
+            "onnxruntime is not installed: install it (`pip install -r requirements.txt -c constraints.txt`) "
+            "for ~1.7x faster embeddings, or set DOCENT_EMBEDDINGS_RUNTIME=torch to silence this notice."
+        )
         if runtime == "onnx" or settings.embeddings_quantize == "int8":
             raise OnnxEmbeddingsError(message.replace(" to silence this notice", ""))
         log.warning("Embeddings run on PyTorch: %s", message)
         return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size)
     try:
-        return OnnxEmbeddings(settings.embeddings_model, cache_dir=settings.cache_dir / "onnx",
-                              batch_size=settings.embeddings_batch_size, quantize=settings.embeddings_quantize)
+        return OnnxEmbeddings(
+            settings.embeddings_model,
+            cache_dir=settings.onnx_cache_dir,
+            batch_size=settings.embeddings_batch_size,
+            quantize=settings.embeddings_quantize,
+        )
     except OnnxEmbeddingsError as exc:
         if runtime == "onnx" or settings.embeddings_quantize == "int8":
             raise

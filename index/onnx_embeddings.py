@@ -28,6 +28,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -177,7 +178,7 @@ def export_model(model_dir: Path, folder: Path) -> None:
     st = SentenceTransformer(str(model_dir), device="cpu")
     st.eval()
     transformer = st[0]
-    pooling = json.loads((model_dir / _module_path(model_dir, "Pooling") / "config.json").read_text())
+    pooling = json.loads((model_dir / (_module_path(model_dir, "Pooling") or "") / "config.json").read_text())
     mode = (
         "cls" if pooling.get("pooling_mode_cls_token") else "max" if pooling.get("pooling_mode_max_tokens") else "mean"
     )
@@ -248,7 +249,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
 # -- pooling (pure) ----------------------------------------------------------------------------
 def pool(token_embeddings: np.ndarray, attention_mask: np.ndarray, layout: ModelLayout) -> np.ndarray:
     """sentence-transformers' Pooling (+ Normalize): mean over real tokens, [CLS], or max."""
-    mask = attention_mask.astype(np.float32)[:, :, None]
+    mask: np.ndarray = attention_mask.astype(np.float32)[:, :, None]
     if layout.pooling == "cls":
         vectors = token_embeddings[:, 0]
     elif layout.pooling == "max":
@@ -286,8 +287,8 @@ class OnnxEmbeddings:
         self.threads = threads
         self.exported = False  # True when this instance had to run the export
         self._lock = threading.Lock()
-        self._session = None
-        self._tokenizer = None
+        self._session: Any = None
+        self._tokenizer: Any = None
         self._layout: ModelLayout | None = None
         self.model_dir = resolve_model_dir(model)
         reason = unsupported_reason(self.model_dir)
@@ -322,21 +323,9 @@ class OnnxEmbeddings:
 
         folder = self.folder
         fp32 = folder / "model.onnx"
-        if not fp32.exists():
-            try:
-                export_model(self.model_dir, folder)
-            except Exception as exc:
-                raise OnnxEmbeddingsError(
-                    f"Exporting '{self.model}' to ONNX failed ({type(exc).__name__}: {exc}). "
-                    "Set DOCENT_EMBEDDINGS_RUNTIME=torch to use PyTorch instead."
-                ) from exc
-            self.exported = True
-        graph = fp32
-        if self.quantize == "int8":
-            graph = folder / "model-int8.onnx"
-            if not graph.exists():
-                quantize_int8(fp32, graph)
-                self.exported = True
+        graph = folder / "model-int8.onnx" if self.quantize == "int8" else fp32
+        if not graph.exists():
+            self._export_once(folder, fp32, graph)
         layout = ModelLayout(**json.loads((folder / "layout.json").read_text()))
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=layout.max_seq_length)
@@ -352,6 +341,25 @@ class OnnxEmbeddings:
         session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self._input_names = [i.name for i in session.get_inputs()]
         self._layout, self._tokenizer, self._session = layout, tokenizer, session
+
+    def _export_once(self, folder: Path, fp32: Path, graph: Path) -> None:
+        """Export under a file lock: processes sharing the cache (app and CLI, test workers) export once."""
+        from filelock import FileLock
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder.parent / f"{folder.name}.lock")):
+            if not fp32.exists():  # another process may have finished it while we waited
+                try:
+                    export_model(self.model_dir, folder)
+                except Exception as exc:
+                    raise OnnxEmbeddingsError(
+                        f"Exporting '{self.model}' to ONNX failed ({type(exc).__name__}: {exc}). "
+                        "Set DOCENT_EMBEDDINGS_RUNTIME=torch to use PyTorch instead."
+                    ) from exc
+                self.exported = True
+            if not graph.exists():
+                quantize_int8(fp32, graph)
+                self.exported = True
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         session, tokenizer, layout = self._load()

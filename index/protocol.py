@@ -117,7 +117,8 @@ def model_setting_hint(built_with: str, wanted: str) -> str:
         value = "int8" if built_with.endswith(INT8_SUFFIX) else "none"
         return f"Set DOCENT_EMBEDDINGS_QUANTIZE={value} (the index was built with it)"
     return f"Set DOCENT_EMBEDDINGS_MODEL back to '{base_built}'" + (
-        " with DOCENT_EMBEDDINGS_QUANTIZE=int8" if built_with.endswith(INT8_SUFFIX) else "")
+        " with DOCENT_EMBEDDINGS_QUANTIZE=int8" if built_with.endswith(INT8_SUFFIX) else ""
+    )
 
 
 class KnowledgeIndex(Protocol):

@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -84,8 +85,8 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def onnx_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("onnx-cache")
+def onnx_dir(onnx_cache_dir):
+    return onnx_cache_dir  # the run's shared export (tests/conftest.py): exported at most once per run
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,6 @@ def test_fp32_vectors_match_pytorch(onnx_fp32, minilm):
 
 @pytest.mark.slow
 def test_second_load_uses_the_cached_export(onnx_fp32, onnx_dir, monkeypatch):
-    assert onnx_fp32.exported  # the module fixture exported into an empty cache
     files = sorted(p.name for p in onnx_fp32.folder.iterdir())
     assert {"model.onnx", "tokenizer.json", "layout.json"} <= set(files)
 
@@ -166,15 +166,17 @@ def test_model_ids_and_the_quantize_setting():
         load_settings(embeddings_runtime="torch", embeddings_quantize="int8")
 
 
-def test_settings_choose_the_runtime(tmp_path):
+def test_settings_choose_the_runtime(tmp_path, onnx_cache_dir, monkeypatch):
     torch_emb = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime="torch"))
     assert isinstance(torch_emb, LocalEmbeddings)
     for runtime in ("onnx", "auto"):
         emb = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime=runtime))
         assert isinstance(emb, ox.OnnxEmbeddings)
-        assert emb.cache_dir == tmp_path / "cache" / "onnx"
+        assert emb.cache_dir == onnx_cache_dir  # DOCENT_EMBEDDINGS_ONNX_CACHE_DIR, set by tests/conftest.py
     int8 = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_quantize="int8"))
     assert isinstance(int8, ox.OnnxEmbeddings) and int8.model_id.endswith("#onnx-int8")
+    monkeypatch.delenv("DOCENT_EMBEDDINGS_ONNX_CACHE_DIR")
+    assert factory.make_embedder(Settings(data_dir=tmp_path)).cache_dir == tmp_path / "cache" / "onnx"
 
 
 def test_missing_onnxruntime_falls_back_to_torch_with_a_notice(tmp_path, monkeypatch, caplog):
@@ -257,3 +259,27 @@ def test_pooling_matches_sentence_transformers_definitions():
     assert np.allclose(biggest, np.array([[3.0, 4.0]]) / 5.0)
     empty = ox.pool(np.zeros((1, 2, 2), np.float32), np.zeros((1, 2)), ox.ModelLayout(2, 8, "mean", True))
     assert np.all(np.isfinite(empty))
+
+
+def test_processes_sharing_the_cache_export_once(tmp_path, monkeypatch):
+    calls = []
+
+    def slow_export(model_dir, folder):
+        calls.append(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        threading.Event().wait(0.3)  # long enough for the other caller to reach the lock
+        (folder / "model.onnx").write_bytes(b"graph")
+
+    monkeypatch.setattr(ox, "export_model", slow_export)
+    folder = tmp_path / "m-abc-v1"
+    first, second = ox.OnnxEmbeddings(cache_dir=tmp_path), ox.OnnxEmbeddings(cache_dir=tmp_path)
+    threads = [
+        threading.Thread(target=e._export_once, args=(folder, folder / "model.onnx", folder / "model.onnx"))
+        for e in (first, second)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [folder]
+    assert [first.exported, second.exported].count(True) == 1
