@@ -4,7 +4,9 @@ For each backend (torch = sentence-transformers, onnx = fp32 on onnxruntime, int
 quantised ONNX) prints chunks/s over real chunks of the SageMaker guide, one-query latency p50, the
 cosine of its vectors to torch's, and process start-up to the first query vector with a cached
 export (onnx never imports torch). Then a cold ingest of a sample of pages (fresh index, no
-embedding cache) with the chosen backend next to that backend's raw encoding of the same chunks.
+embedding cache) with the chosen backend next to that backend's raw encoding of the same chunks,
+and (when torch is among the backends) PyTorch's raw encoding of those chunks too: the issue's
+"ingest at least 1.5x faster than PyTorch encoding alone".
 
     .venv/bin/python bench/bench_embeddings.py [--chunks 600] [--pages 40] [--backends torch,onnx,int8]
 """
@@ -89,8 +91,9 @@ def startup(backend: str, cache_dir: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def ingest(embedder, pages: int) -> tuple[float, float, int]:
-    """Cold ingest of `pages` pages (fresh index) and the raw encoding of the same chunk texts."""
+def ingest(embedder, pages: int, torch_embedder=None) -> tuple[float, float, int, float | None]:
+    """Cold ingest of `pages` pages (fresh index), the raw encoding of the same chunk texts, and
+    (given a torch embedder) PyTorch's raw encoding of them too."""
     tmp = OUT / "ingest-sample"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "docs").mkdir(parents=True)
@@ -105,8 +108,13 @@ def ingest(embedder, pages: int) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     embedder.embed_documents(texts)
     raw = time.perf_counter() - t0
+    torch_raw = None
+    if torch_embedder is not None:
+        t0 = time.perf_counter()
+        torch_embedder.embed_documents(texts)
+        torch_raw = time.perf_counter() - t0
     shutil.rmtree(tmp, ignore_errors=True)
-    return cold, raw, summary.children
+    return cold, raw, summary.children, torch_raw
 
 
 def main() -> None:
@@ -124,8 +132,9 @@ def main() -> None:
     print(f"{len(texts)} chunks of the guide, mean {np.mean([len(t) for t in texts]):.0f} characters", flush=True)
     reference = None
     seconds: dict[str, float] = {}
+    embedders: dict[str, object] = {}
     for backend in args.backends.split(","):
-        emb = make(backend, args.cache_dir)
+        emb = embedders[backend] = make(backend, args.cache_dir)
         t0 = time.perf_counter()
         emb.embed_query("warm up")  # loads (and, first time, exports) outside the timings
         load = time.perf_counter() - t0
@@ -153,14 +162,14 @@ def main() -> None:
     if args.pages:
         emb = make(args.ingest_backend, args.cache_dir)
         emb.embed_query("warm up")
-        cold, raw, n = ingest(emb, args.pages)
+        torch_emb = embedders.get("torch") if args.ingest_backend != "torch" else None
+        cold, raw, n, torch_raw = ingest(emb, args.pages, torch_emb)
         line = (
             f"cold ingest of {args.pages} pages ({n} chunks) with {args.ingest_backend}: {cold:.1f} s; "
             f"raw {args.ingest_backend} encoding of the same chunks {raw:.1f} s ({cold / raw:.2f}x)"
         )
-        if "torch" in seconds and args.ingest_backend != "torch":
-            torch_raw = seconds["torch"] * n / len(texts)
-            line += f"; torch would encode them in ~{torch_raw:.1f} s: ingest is {torch_raw / cold:.2f}x faster"
+        if torch_raw is not None:
+            line += f"; torch encoding of the same chunks {torch_raw:.1f} s: ingest is {torch_raw / cold:.2f}x faster"
         print(line)
 
 

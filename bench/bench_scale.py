@@ -9,6 +9,9 @@ whole search + fusion + parents path with the query vector given), where the lex
 (copies folded onto their page), so a speed-up that costs quality shows.
 
     .venv/bin/python bench/bench_scale.py [--pages 150] [--copies 1,4] [--vectors cache|hash] [--rounds 3]
+        [--row-budget 1000000000,3000]   # LEXICAL_MAX_ROWS values compared on the same indexes
+
+Timings are wall-clock and, for the whole path, thread CPU time (steadier on a shared machine).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import index.embedded as embedded  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from index.embedded import EmbeddedIndex  # noqa: E402
 from index.embeddings import CachedEmbeddings  # noqa: E402
@@ -102,7 +106,7 @@ def fold(source: str) -> str:
 
 
 def measure(index: EmbeddedIndex, retriever: HybridRetriever, items, vectors, rounds: int) -> dict:
-    lexical, dense, total, rows = [], [], [], []
+    lexical, dense, total, rows, cpu = [], [], [], [], []
     r5 = mrr = 0.0
     for it in items:  # warm caches (FAISS load, term document frequencies) outside the timings
         retriever.retrieve(it["question"], 10, vector=vectors[it["id"]])
@@ -113,9 +117,10 @@ def measure(index: EmbeddedIndex, retriever: HybridRetriever, items, vectors, ro
             index.lexical(q, retriever.candidates)
             t1 = time.perf_counter()
             index.dense(v, retriever.candidates)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.thread_time()
             retriever.retrieve(q, 5, vector=v)
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.thread_time()
+            cpu.append((c3 - c2) * 1000)
             lexical.append((t1 - t0) * 1000)
             dense.append((t2 - t1) * 1000)
             total.append((t3 - t2) * 1000)
@@ -136,6 +141,7 @@ def measure(index: EmbeddedIndex, retriever: HybridRetriever, items, vectors, ro
         "lexical": lexical,
         "dense": dense,
         "total": total,
+        "cpu": cpu,
         "recall5": r5 / n,
         "mrr": mrr / n,
         "rows": rows,
@@ -155,6 +161,11 @@ def main() -> None:
         help="embedder for --vectors cache (fp32 onnx and torch share one cache)",
     )
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--row-budget",
+        default=str(embedded.LEXICAL_MAX_ROWS),
+        help="LEXICAL_MAX_ROWS values to compare on the same indexes, e.g. 1000000000,3000 (before/after)",
+    )
     args = ap.parse_args()
     if not CORPUS.exists():
         sys.exit(f"{CORPUS} is missing: this benchmark needs ../shared beside the repo.")
@@ -172,25 +183,31 @@ def main() -> None:
         tag = "real"
     print(f"sample: {len(pages)} pages; {len(items)} dev questions answered in it; vectors: {tag}", flush=True)
     vectors = dict(zip([it["id"] for it in items], embedder.embed_documents([it["question"] for it in items])))
-    results = {}
+    budgets = [int(b) for b in args.row_budget.split(",")]
+    results: dict[int, dict[int, dict]] = {b: {} for b in budgets}
     for copies in [int(c) for c in args.copies.split(",")]:
         index = build(pages, copies, embedder, tag)
         index.warm_up()
-        res = measure(index, HybridRetriever(index, embedder), items, vectors, args.rounds)
-        results[copies] = res
-        rows = f", lexical rows scored p50 {pct(res['rows'], 50):.0f}" if res["rows"] else ""
-        print(
-            f"{copies}x ({res['chunks']} chunks): lexical p50 {pct(res['lexical'], 50):.2f} ms "
-            f"p95 {pct(res['lexical'], 95):.2f}; dense p50 {pct(res['dense'], 50):.2f} ms; "
-            f"search + fusion + parents p50 {pct(res['total'], 50):.2f} ms p95 {pct(res['total'], 95):.2f}{rows}; "
-            f"recall@5 {res['recall5']:.3f} MRR@10 {res['mrr']:.3f}",
-            flush=True,
-        )
-    sizes = sorted(results)
-    if len(sizes) > 1:
-        lo, hi = results[sizes[0]], results[sizes[-1]]
-        for stage in ("lexical", "dense", "total"):
-            print(f"  {stage:8s} {sizes[-1]}x / {sizes[0]}x p50: {pct(hi[stage], 50) / pct(lo[stage], 50):.2f}x")
+        for budget in budgets:  # the same index and load for every budget
+            embedded.LEXICAL_MAX_ROWS = budget
+            res = measure(index, HybridRetriever(index, embedder), items, vectors, args.rounds)
+            results[budget][copies] = res
+            rows = f", lexical rows scored p50 {pct(res['rows'], 50):.0f}" if res["rows"] else ""
+            print(
+                f"{copies}x ({res['chunks']} chunks), row budget {budget}: lexical p50 "
+                f"{pct(res['lexical'], 50):.2f} ms p95 {pct(res['lexical'], 95):.2f}; dense p50 "
+                f"{pct(res['dense'], 50):.2f} ms; search + fusion + parents p50 {pct(res['total'], 50):.2f} ms "
+                f"p95 {pct(res['total'], 95):.2f} (CPU p50 {pct(res['cpu'], 50):.2f} ms){rows}; "
+                f"recall@5 {res['recall5']:.3f} MRR@10 {res['mrr']:.3f}",
+                flush=True,
+            )
+    for budget, by_size in results.items():
+        sizes = sorted(by_size)
+        if len(sizes) > 1:
+            lo, hi = by_size[sizes[0]], by_size[sizes[-1]]
+            for stage in ("lexical", "dense", "total", "cpu"):
+                ratio = pct(hi[stage], 50) / pct(lo[stage], 50)
+                print(f"  row budget {budget}: {stage:8s} {sizes[-1]}x / {sizes[0]}x p50: {ratio:.2f}x")
 
 
 if __name__ == "__main__":
