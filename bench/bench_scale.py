@@ -9,7 +9,7 @@ whole search + fusion + parents path with the query vector given), where the lex
 (copies folded onto their page), so a speed-up that costs quality shows.
 
     .venv/bin/python bench/bench_scale.py [--pages 150] [--copies 1,4] [--vectors cache|hash] [--rounds 3]
-        [--row-budget 1000000000,3000]   # LEXICAL_MAX_ROWS values compared on the same indexes
+        [--row-budget 0,1000]   # LEXICAL_MAX_ROWS values compared on the same indexes
 
 Timings are wall-clock and, for the whole path, thread CPU time (steadier on a shared machine).
 """
@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument(
         "--row-budget",
         default=str(embedded.LEXICAL_MAX_ROWS),
-        help="LEXICAL_MAX_ROWS values to compare on the same indexes, e.g. 1000000000,3000 (before/after)",
+        help="LEXICAL_MAX_ROWS values to compare on the same indexes (0: no budget), e.g. 0,1000",
     )
     args = ap.parse_args()
     if not CORPUS.exists():

@@ -69,7 +69,9 @@ LEXICAL_CUT_MIN_CHUNKS = 2000  # small indexes are fast anyway, and every term c
 # fixed share of a growing index still grows the query (19.6k -> 78.3k chunks: 2.5x time). Terms
 # are therefore kept rarest first until their posting lists add up to this many rows (the rarest
 # is always kept): the most common kept terms weigh least in BM25, and the cost stops growing.
-LEXICAL_MAX_ROWS = 3000
+# Off (0) by default: on the 4x bench a budget that made search flat also cost recall@5 0.975 ->
+# 0.900 (docs/benchmarks.md); turn it on only where speed at size matters more than that.
+LEXICAL_MAX_ROWS = 0
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 160
@@ -446,7 +448,8 @@ class EmbeddedIndex:
             keep = [t for t in terms if 0 < df[t] <= LEXICAL_MAX_DF * total]
             if not keep:  # every term is very common (or unknown): match on the rarest one that exists
                 keep = sorted((t for t in terms if df[t] > 0), key=lambda t: df[t])[:1]
-            keep = _within_row_budget(keep, df, LEXICAL_MAX_ROWS)
+            if LEXICAL_MAX_ROWS:
+                keep = _within_row_budget(keep, df, LEXICAL_MAX_ROWS)
         return keep, df, total
 
     def lexical_plan(self, query: str) -> dict:
