@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     )
     embeddings_endpoint: str | None = Field(None, description="SageMaker feature-extraction endpoint")
     embeddings_batch_size: int = Field(64, ge=1)
+    # issue 14: ONNX Runtime embedder (index/onnx_embeddings.py)
+    embeddings_runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="local embedder: onnx (onnxruntime), torch (sentence-transformers); auto = onnx if installed",
+    )
+    embeddings_quantize: Literal["none", "int8"] = Field(
+        "none", description="int8 = dynamically quantised ONNX model: faster, other vectors (rebuild the index)"
+    )
+    embeddings_onnx_cache_dir: Path | None = Field(
+        None, description="where ONNX exports are kept (default DATA_DIR/cache/onnx); tests share one folder"
+    )
 
     # --- chunking ------------------------------------------------------------------------
     child_chunk_chars: int = Field(500, ge=100, description="Size of the small chunks that are matched")
@@ -191,6 +202,11 @@ class Settings(BaseSettings):
             )
         if self.embeddings_backend == "sagemaker" and not self.embeddings_endpoint:
             problems.append("DOCENT_EMBEDDINGS_BACKEND=sagemaker needs DOCENT_EMBEDDINGS_ENDPOINT (the endpoint name).")
+        if self.embeddings_quantize == "int8" and self.embeddings_runtime == "torch":
+            problems.append(
+                "DOCENT_EMBEDDINGS_QUANTIZE=int8 runs on ONNX Runtime: set DOCENT_EMBEDDINGS_RUNTIME=onnx "
+                "(or auto), or DOCENT_EMBEDDINGS_QUANTIZE=none."
+            )
         if self.llm_backend == "sagemaker" and not self.sagemaker_rag_endpoint:
             problems.append(
                 "DOCENT_LLM_BACKEND=sagemaker needs DOCENT_SAGEMAKER_RAG_ENDPOINT (the base model's endpoint)."
@@ -240,6 +256,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def onnx_cache_dir(self) -> Path:
+        return self.embeddings_onnx_cache_dir or self.cache_dir / "onnx"
 
     @property
     def sqlite_path(self) -> Path:

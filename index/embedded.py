@@ -34,6 +34,7 @@ from index.protocol import (
     IndexStats,
     Parent,
     SourceRecord,
+    model_setting_hint,
 )
 from index.text import query_terms, searchable_text
 
@@ -64,6 +65,13 @@ BM25_WEIGHTS = (4.0, 2.0, 1.0)
 # query time (measured on 19.5k chunks: p50 7.6 ms -> 2.9 ms at 0.10, quality unchanged at 0.15).
 LEXICAL_MAX_DF = 0.15
 LEXICAL_CUT_MIN_CHUNKS = 2000  # small indexes are fast anyway, and every term counts there
+# FTS5 scores every row in the union of the kept terms' posting lists (~1-2 us a row here), so a
+# fixed share of a growing index still grows the query (19.6k -> 78.3k chunks: 2.5x time). Terms
+# are therefore kept rarest first until their posting lists add up to this many rows (the rarest
+# is always kept): the most common kept terms weigh least in BM25, and the cost stops growing.
+# Off (0) by default: on the 4x bench a budget that made search flat also cost recall@5 0.975 ->
+# 0.900 (docs/benchmarks.md); turn it on only where speed at size matters more than that.
+LEXICAL_MAX_ROWS = 0
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 160
@@ -72,6 +80,23 @@ COMPACT_DEAD_FRACTION = 0.25
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _within_row_budget(terms: Sequence[str], df: dict[str, int], max_rows: int) -> list[str]:
+    """The rarest terms whose posting lists add up to at most `max_rows` (at least the rarest one),
+    in their query order.
+
+    >>> _within_row_budget(["create", "xgboost", "job"], {"create": 900, "xgboost": 40, "job": 700}, 1000)
+    ['xgboost', 'job']
+    """
+    kept: set[str] = set()
+    rows = 0
+    for term in sorted(dict.fromkeys(terms), key=lambda t: df[t]):
+        if kept and rows + df[term] > max_rows:
+            break
+        kept.add(term)
+        rows += df[term]
+    return [t for t in terms if t in kept]
 
 
 def _fts_query(terms: Sequence[str]) -> str | None:
@@ -95,6 +120,7 @@ class EmbeddedIndex:
         self._max_rowid = 0
         self._df_cache: dict[str, int] = {}
         self._df_version: str | None = None
+        self._total: int | None = None
         self._notices: list[str] = []  # what went wrong with the files and what was done about it
         self._db().executescript(SCHEMA)
 
@@ -159,7 +185,7 @@ class EmbeddedIndex:
             elif row[0] != embedding_model:
                 raise EmbeddingModelMismatch(
                     f"The index at {self.path} was built with the embedding model '{row[0]}', not "
-                    f"'{embedding_model}'. Set DOCENT_EMBEDDINGS_MODEL back to '{row[0]}', or rebuild: "
+                    f"'{embedding_model}'. {model_setting_hint(row[0], embedding_model)}, or rebuild: "
                     f"delete {self.path} and run `docent ingest` again."
                 )
         info = self.info()
@@ -399,7 +425,7 @@ class EmbeddedIndex:
     def _doc_freq(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         version = self._meta("content_version")
         if version != self._df_version:
-            self._df_cache, self._df_version = {}, version
+            self._df_cache, self._df_version, self._total = {}, version, None
         db = self._db()
         for term in terms:
             if term not in self._df_cache:
@@ -407,19 +433,41 @@ class EmbeddedIndex:
                     "SELECT COUNT(*) FROM children_fts WHERE children_fts MATCH ?", (f'"{term}"',)
                 ).fetchone()
                 self._df_cache[term] = int(row[0])
-        total = db.execute("SELECT COUNT(*) FROM children").fetchone()[0]
-        return {t: self._df_cache[t] for t in terms}, total
+        if self._total is None:  # COUNT(*) walks a whole index: once per content version
+            self._total = int(db.execute("SELECT COUNT(*) FROM children").fetchone()[0])
+        return {t: self._df_cache[t] for t in terms}, self._total
 
-    def lexical(self, query: str, k: int, filters: Filters | None = None) -> list[ChildHit]:
+    def _lexical_terms(self, query: str, filters: Filters | None) -> tuple[list[str], dict[str, int], int]:
+        """The query terms the lexical match uses, with every term's document frequency."""
         terms = [t for t in query_terms(query) if t.isalnum()]
         if not terms:
-            return []
+            return [], {}, 0
         keep = terms
         df, total = self._doc_freq(terms)
         if total >= LEXICAL_CUT_MIN_CHUNKS and not filters:
             keep = [t for t in terms if 0 < df[t] <= LEXICAL_MAX_DF * total]
             if not keep:  # every term is very common (or unknown): match on the rarest one that exists
                 keep = sorted((t for t in terms if df[t] > 0), key=lambda t: df[t])[:1]
+            if LEXICAL_MAX_ROWS:
+                keep = _within_row_budget(keep, df, LEXICAL_MAX_ROWS)
+        return keep, df, total
+
+    def lexical_plan(self, query: str) -> dict:
+        """Where the lexical side's time goes for one query (bench/bench_scale.py): terms, kept terms,
+        their document frequencies and the rows FTS5 scores (the union of their posting lists)."""
+        keep, df, total = self._lexical_terms(query, None)
+        match = _fts_query(keep)
+        rows = 0
+        if match is not None:
+            rows = (
+                self._db()
+                .execute("SELECT COUNT(*) FROM children_fts WHERE children_fts MATCH ?", (match,))
+                .fetchone()[0]
+            )
+        return {"terms": df, "kept": keep, "chunks": total, "rows": int(rows)}
+
+    def lexical(self, query: str, k: int, filters: Filters | None = None) -> list[ChildHit]:
+        keep, _, _ = self._lexical_terms(query, filters)
         match = _fts_query(keep)
         if match is None:
             return []

@@ -66,6 +66,7 @@ from index.protocol import (
     IndexStats,
     Parent,
     SourceRecord,
+    model_setting_hint,
 )
 
 
@@ -221,8 +222,8 @@ class OpenSearchIndex:
         if info.embedding_model != embedding_model or info.dim != dim:
             raise EmbeddingModelMismatch(
                 f"The OpenSearch index '{self.name}' at {self.endpoint} was built with the embedding model "
-                f"'{info.embedding_model}' ({info.dim} dimensions), not '{embedding_model}' ({dim}). Set "
-                f"DOCENT_EMBEDDINGS_MODEL back to '{info.embedding_model}', or use a new DOCENT_OPENSEARCH_INDEX "
+                f"'{info.embedding_model}' ({info.dim} dimensions), not '{embedding_model}' ({dim}). "
+                f"{model_setting_hint(info.embedding_model, embedding_model)}, or use a new DOCENT_OPENSEARCH_INDEX "
                 "and run `docent ingest` again."
             )
         return info

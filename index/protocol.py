@@ -107,6 +107,20 @@ class EmbeddingModelMismatch(DocentError):
     """The index was built with another embedding model; mixing vectors would give nonsense."""
 
 
+INT8_SUFFIX = "#onnx-int8"  # model ids of int8-quantised ONNX embedders (index/onnx_embeddings.py)
+
+
+def model_setting_hint(built_with: str, wanted: str) -> str:
+    """Which setting brings back the model an index was built with (the int8 variant is a setting of its own)."""
+    base_built, base_wanted = built_with.removesuffix(INT8_SUFFIX), wanted.removesuffix(INT8_SUFFIX)
+    if base_built == base_wanted:
+        value = "int8" if built_with.endswith(INT8_SUFFIX) else "none"
+        return f"Set DOCENT_EMBEDDINGS_QUANTIZE={value} (the index was built with it)"
+    return f"Set DOCENT_EMBEDDINGS_MODEL back to '{base_built}'" + (
+        " with DOCENT_EMBEDDINGS_QUANTIZE=int8" if built_with.endswith(INT8_SUFFIX) else ""
+    )
+
+
 class KnowledgeIndex(Protocol):
     """Where parents, children and child vectors live.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -60,6 +61,19 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 if os.environ.get("DOCENT_TEST_OPENSEARCH_URL"):  # the opt-in real-cluster run may leave loopback
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache_dir(tmp_path_factory):
+    """One ONNX export folder for the whole run, shared by the xdist workers (the export is file-locked,
+    so it happens once, ~1 min with torch's import); DOCENT_TEST_ONNX_CACHE_DIR keeps it across runs."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder = Path(os.environ.get("DOCENT_TEST_ONNX_CACHE_DIR") or root / "onnx-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCENT_EMBEDDINGS_ONNX_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(autouse=True)
