@@ -73,6 +73,10 @@ def onnx_cache_dir(tmp_path_factory):
     folder = Path(os.environ.get("DOCENT_TEST_ONNX_CACHE_DIR") or root / "onnx-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DOCENT_EMBEDDINGS_ONNX_CACHE_DIR", str(folder))
+        # The product's default is ONNX when onnxruntime is installed; the suite's model-loading tests
+        # (app, CLI, quality gate, in their own processes too) run on PyTorch unless told otherwise, so
+        # only tests/unit/test_onnx_embeddings.py pays for the export (minutes on a loaded 2-core machine).
+        patch.setenv("DOCENT_EMBEDDINGS_RUNTIME", os.environ.get("DOCENT_TEST_EMBEDDINGS_RUNTIME", "torch"))
         yield folder
 
 

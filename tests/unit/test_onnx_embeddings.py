@@ -182,7 +182,7 @@ def test_settings_choose_the_runtime(tmp_path, onnx_cache_dir, monkeypatch):
 def test_missing_onnxruntime_falls_back_to_torch_with_a_notice(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(factory, "onnxruntime_available", lambda: False)
     with caplog.at_level(logging.WARNING, logger="index.factory"):
-        emb = factory.make_embedder(Settings(data_dir=tmp_path))
+        emb = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime="auto"))
     assert isinstance(emb, LocalEmbeddings)
     assert "onnxruntime is not installed" in caplog.text and "DOCENT_EMBEDDINGS_RUNTIME=torch" in caplog.text
     with pytest.raises(ox.OnnxEmbeddingsError, match="onnxruntime is not installed"):
@@ -225,7 +225,9 @@ def test_unsupported_model_falls_back_under_auto_and_fails_clearly_under_onnx(tm
     )
     monkeypatch.setattr(factory, "LocalEmbeddings", lambda model, batch_size: ("torch", model))
     with caplog.at_level(logging.WARNING, logger="index.factory"):
-        emb = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_model=str(folder)))
+        emb = factory.make_embedder(
+            Settings(data_dir=tmp_path, embeddings_model=str(folder), embeddings_runtime="auto")
+        )
     assert emb == ("torch", str(folder))
     assert "cannot run on ONNX Runtime" in caplog.text
     with pytest.raises(ox.OnnxEmbeddingsError, match="DOCENT_EMBEDDINGS_RUNTIME=torch"):
