@@ -173,7 +173,7 @@ def test_settings_choose_the_runtime(tmp_path, onnx_cache_dir, monkeypatch):
         emb = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime=runtime))
         assert isinstance(emb, ox.OnnxEmbeddings)
         assert emb.cache_dir == onnx_cache_dir  # DOCENT_EMBEDDINGS_ONNX_CACHE_DIR, set by tests/conftest.py
-    int8 = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_quantize="int8"))
+    int8 = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime="auto", embeddings_quantize="int8"))
     assert isinstance(int8, ox.OnnxEmbeddings) and int8.model_id.endswith("#onnx-int8")
     monkeypatch.delenv("DOCENT_EMBEDDINGS_ONNX_CACHE_DIR")
     assert factory.make_embedder(Settings(data_dir=tmp_path)).cache_dir == tmp_path / "cache" / "onnx"
