@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import typer
 
 from config.errors import DocentError
+from config.settings import is_loopback
 
 
 class UnsafeBind(DocentError):
     """Binding beyond loopback while every caller would be the local admin."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def api(
