@@ -38,7 +38,9 @@ def api(
     )
     app.state.services.warm_up()
     typer.echo(f"Docent API on http://{host}:{port} (auth: {settings.api_auth_mode}; OpenAPI at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    # Keep-alive longer than a load balancer's idle timeout (ALB: 60 s), or the server closes a connection
+    # the balancer (or a client sending its next request) is about to reuse, and that request is reset.
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False, timeout_keep_alive=75)
 
 
 def register(app: typer.Typer) -> None:
