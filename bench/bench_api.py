@@ -1,12 +1,12 @@
 """HTTP API benchmark: /v1/ask (extractive) over `docent api` against the same chain called in-process.
 
-Builds the small test knowledge base (tests/fixtures/app_corpus.py, MiniLM embeddings) in a temporary
+Builds the small test knowledge base (tests/fixtures/app_corpus.py, MiniLM embeddings, ONNX by default) in a temporary
 data dir, starts `docent api` on a free loopback port (a separate process, as deployed), then prints:
 - in-process: ChatSession.ask (chain + turn saved), one at a time: p50/p95 and requests/s;
 - over HTTP at concurrency 1, 8 and 32: p50/p95 and requests/s;
 - the API's p50 overhead at concurrency 1 (difference and ratio; target <= 5 ms).
 
-    .venv/bin/python bench/bench_api.py [--requests 100] [--concurrency 1,8,32]
+    .venv/bin/python bench/bench_api.py [--requests 100] [--concurrency 1,8,32] [--runtime onnx|torch]
 """
 
 from __future__ import annotations
@@ -94,17 +94,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100, help="requests per measurement")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--runtime", choices=["onnx", "torch"], default="onnx", help="MiniLM's runtime, both sides")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 
-    from index.embeddings import CachedEmbeddings, LocalEmbeddings
+    from config.settings import Settings
+    from index.embeddings import CachedEmbeddings
+    from index.factory import make_embedder
 
+    # Both sides embed the same way: the same runtime, and on ONNX the same export (kept across runs).
+    embedding_env = {
+        "DOCENT_EMBEDDINGS_RUNTIME": args.runtime,
+        "DOCENT_EMBEDDINGS_ONNX_CACHE_DIR": str(ROOT / "bench" / "out" / "onnx-cache"),
+    }
     with tempfile.TemporaryDirectory(prefix="docent-bench-api-") as tmp:
         data = Path(tmp) / "data"
-        minilm = LocalEmbeddings()
+        minilm = make_embedder(
+            Settings(
+                data_dir=data,
+                embeddings_runtime=args.runtime,
+                embeddings_onnx_cache_dir=Path(embedding_env["DOCENT_EMBEDDINGS_ONNX_CACHE_DIR"]),
+            )
+        )
         settings = build_app_data(data, minilm)
         embedder = CachedEmbeddings(minilm, settings.cache_dir / "embeddings.sqlite3")
-        proc, base = start_api(data, Path(tmp) / "api.log", {"DOCENT_API_RATE_LIMIT_PER_MINUTE": "0"})
+        proc, base = start_api(data, Path(tmp) / "api.log", {"DOCENT_API_RATE_LIMIT_PER_MINUTE": "0", **embedding_env})
         try:
             local = in_process(settings, embedder, args.requests)
             local_rps = 1000 / statistics.mean(local)

@@ -65,18 +65,19 @@ if os.environ.get("DOCENT_TEST_OPENSEARCH_URL"):  # the opt-in real-cluster run 
 
 @pytest.fixture(scope="session", autouse=True)
 def onnx_cache_dir(tmp_path_factory):
-    """One ONNX export folder for the whole run, shared by the xdist workers (the export is file-locked,
-    so it happens once, ~1 min with torch's import); DOCENT_TEST_ONNX_CACHE_DIR keeps it across runs."""
+    """One ONNX export folder for the whole run, shared by the xdist workers and the servers the tests
+    start (the export is file-locked, so it happens once per run, ~1 min with torch's import);
+    DOCENT_TEST_ONNX_CACHE_DIR keeps it across runs."""
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # the run's folder, above each worker's own
     folder = Path(os.environ.get("DOCENT_TEST_ONNX_CACHE_DIR") or root / "onnx-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DOCENT_EMBEDDINGS_ONNX_CACHE_DIR", str(folder))
-        # The product's default is ONNX when onnxruntime is installed; the suite's model-loading tests
-        # (app, CLI, quality gate, in their own processes too) run on PyTorch unless told otherwise, so
-        # only tests/unit/test_onnx_embeddings.py pays for the export (minutes on a loaded 2-core machine).
-        patch.setenv("DOCENT_EMBEDDINGS_RUNTIME", os.environ.get("DOCENT_TEST_EMBEDDINGS_RUNTIME", "torch"))
+        # The product's default: MiniLM on ONNX Runtime from the shared export, so a process the suite
+        # starts (app, API, CLI) never imports torch (40-75 s on a loaded 2-core machine).
+        # DOCENT_TEST_EMBEDDINGS_RUNTIME=torch runs the whole suite on PyTorch instead.
+        patch.setenv("DOCENT_EMBEDDINGS_RUNTIME", os.environ.get("DOCENT_TEST_EMBEDDINGS_RUNTIME", "onnx"))
         yield folder
 
 
@@ -93,8 +94,20 @@ def _private_data_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def minilm():
-    """The packaged all-MiniLM-L6-v2 (loaded once per test session)."""
+def minilm(onnx_cache_dir):
+    """The packaged all-MiniLM-L6-v2 on the suite's runtime (loaded once per worker; on ONNX Runtime the
+    first use exports it into the shared folder, which every later process and server then reuses)."""
+    from config.settings import Settings
+    from index.factory import make_embedder
+
+    emb = make_embedder(Settings(embeddings_onnx_cache_dir=onnx_cache_dir))
+    emb.embed_query("warm up")
+    return emb
+
+
+@pytest.fixture(scope="session")
+def minilm_torch():
+    """The packaged all-MiniLM-L6-v2 on PyTorch (sentence-transformers), for the tests that compare to it."""
     from index.embeddings import LocalEmbeddings
 
     emb = LocalEmbeddings()

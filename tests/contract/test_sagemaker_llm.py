@@ -262,15 +262,17 @@ def test_requests_beyond_max_concurrency_are_throttled_and_the_slot_is_freed():
     class Gated(ScriptedModel):
         def stream_prompt(self, prompt, params):
             yield "first "
-            gate.wait(10)
+            gate.wait(300)  # a hang guard only: the test opens the gate (a loaded machine took over 10 s here)
             yield "second"
 
     with serve_in_thread(generator=Gated([]), max_concurrency=1, queue_size=0) as running:  # no queue: 429 at once
-        holder = SageMakerLLM("g", client=runtime_client(running.url)).stream(QUESTION, GREEDY)
-        assert next(holder) == "first "  # the only slot is now taken
         other = SageMakerLLM("g", client=runtime_client(running.url), stream_start_attempts=1)
-        with pytest.raises(LLMError, match="busy or unavailable.*ThrottlingException"):
-            list(other.stream(QUESTION, GREEDY))
-        gate.set()
+        holder = SageMakerLLM("g", client=runtime_client(running.url)).stream(QUESTION, GREEDY)
+        try:
+            assert next(holder) == "first "  # the only slot is now taken
+            with pytest.raises(LLMError, match="busy or unavailable.*ThrottlingException"):
+                list(other.stream(QUESTION, GREEDY))
+        finally:
+            gate.set()
         assert "".join(holder) == "second"
         assert "".join(other.stream(QUESTION, GREEDY)) == "first second"

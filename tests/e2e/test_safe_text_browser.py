@@ -73,7 +73,7 @@ def test_payloads_render_as_text_and_fetch_nothing(server):
         context.on("request", lambda request: requested.append(request.url))
         context.route(re.compile(rf"https?://([^/]*\.)?{re.escape(EVIL)}/.*"), lambda route: route.abort())
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(120_000)  # a hang guard: a loaded 2-core machine took minutes per step
         page.goto(server + "/", timeout=120_000)
         box = page.get_by_test_id("stChatInputTextArea")
         box.wait_for(timeout=300_000)

@@ -97,16 +97,16 @@ def onnx_fp32(onnx_dir):
 
 
 @pytest.mark.slow
-def test_fp32_vectors_match_pytorch(onnx_fp32, minilm):
+def test_fp32_vectors_match_pytorch(onnx_fp32, minilm_torch):
     assert len(TEXTS) >= 50
     ours = onnx_fp32.embed_documents(TEXTS)
-    theirs = minilm.embed_documents(TEXTS)
+    theirs = minilm_torch.embed_documents(TEXTS)
     assert ours.shape == theirs.shape == (len(TEXTS), 384)
     cosines = (ours * theirs).sum(axis=1)
     worst = int(np.argmin(cosines))
     assert cosines.min() >= 0.9999, f"text {worst} ({TEXTS[worst][:40]!r}) cosine {cosines[worst]:.6f}"
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    assert onnx_fp32.model_id == minilm.model_id  # same vectors, so indexes and the cache stay valid
+    assert onnx_fp32.model_id == minilm_torch.model_id  # same vectors, so indexes and the cache stay valid
     assert np.allclose(onnx_fp32.embed_query(TEXTS[1]), ours[1], atol=1e-5)  # a batch of one is no different
 
 
@@ -176,7 +176,10 @@ def test_settings_choose_the_runtime(tmp_path, onnx_cache_dir, monkeypatch):
     int8 = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime="auto", embeddings_quantize="int8"))
     assert isinstance(int8, ox.OnnxEmbeddings) and int8.model_id.endswith("#onnx-int8")
     monkeypatch.delenv("DOCENT_EMBEDDINGS_ONNX_CACHE_DIR")
-    assert factory.make_embedder(Settings(data_dir=tmp_path)).cache_dir == tmp_path / "cache" / "onnx"
+    assert (
+        factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime="auto")).cache_dir
+        == tmp_path / "cache" / "onnx"
+    )
 
 
 def test_missing_onnxruntime_falls_back_to_torch_with_a_notice(tmp_path, monkeypatch, caplog):
