@@ -36,6 +36,7 @@ from index.protocol import (
     SourceRecord,
     model_setting_hint,
 )
+from index.term_scores import TermScores
 from index.text import query_terms, searchable_text
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS children_vocab USING fts5vocab(children_fts, 
 
 # BM25 column weights: a term in the page title or section heading says more than one in the body.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)
+_WEIGHTS = ", ".join(map(str, BM25_WEIGHTS))
 # Terms in more than this share of chunks ("sagemaker" in a SageMaker guide) are left out of the
 # lexical match: their BM25 weight is near zero, yet scoring their long posting lists dominated
 # query time (measured on 19.5k chunks: p50 7.6 ms -> 2.9 ms at 0.10, quality unchanged at 0.15).
@@ -72,6 +74,9 @@ LEXICAL_CUT_MIN_CHUNKS = 2000  # small indexes are fast anyway, and every term c
 # Off (0) by default: on the 4x bench a budget that made search flat also cost recall@5 0.975 ->
 # 0.900 (docs/benchmarks.md); turn it on only where speed at size matters more than that.
 LEXICAL_MAX_ROWS = 0
+# Per-term BM25 scores kept between questions (index/term_scores.py): (rowid, score) pairs, 12 bytes
+# each, so 2M is ~24 MB. 0 turns the cache off: every question is one FTS5 query, as before.
+LEXICAL_CACHE_ROWS = 2_000_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 160
@@ -121,6 +126,7 @@ class EmbeddedIndex:
         self._df_cache: dict[str, int] = {}
         self._df_version: str | None = None
         self._total: int | None = None
+        self._term_scores = TermScores(LEXICAL_CACHE_ROWS)
         self._notices: list[str] = []  # what went wrong with the files and what was done about it
         self._db().executescript(SCHEMA)
 
@@ -145,6 +151,12 @@ class EmbeddedIndex:
 
         def __exit__(self, exc_type, exc, tb) -> None:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _raw(self) -> sqlite3.Cursor:
+        """A cursor on this thread's connection that yields plain tuples (bulk reads: no Row objects)."""
+        cursor = self._db().cursor()
+        cursor.row_factory = None
+        return cursor
 
     def _tx(self) -> EmbeddedIndex._Tx:
         return self._Tx(self._db())
@@ -468,10 +480,40 @@ class EmbeddedIndex:
 
     def lexical(self, query: str, k: int, filters: Filters | None = None) -> list[ChildHit]:
         keep, _, _ = self._lexical_terms(query, filters)
-        match = _fts_query(keep)
-        if match is None:
+        if not keep:
             return []
-        weights = ", ".join(map(str, BM25_WEIGHTS))
+        if filters or not LEXICAL_CACHE_ROWS:
+            return self._lexical_sql(keep, k, filters)
+        # Unfiltered: the sum of each term's cached scores, the same ranking as one FTS5 OR query.
+        version = self._meta("content_version")
+        entries = []
+        for term in keep:
+            entry = self._term_scores.get(version, term)
+            if entry is None:
+                rows = self._raw().execute(
+                    f"SELECT rowid, -bm25(children_fts, {_WEIGHTS}) FROM children_fts WHERE children_fts MATCH ?",
+                    (f'"{term}"',),
+                )
+                table = np.array(rows.fetchall(), dtype=np.float64).reshape(-1, 2)
+                entry = (table[:, 0].astype(np.int64), table[:, 1])
+                self._term_scores.put(version, term, *entry)
+            entries.append(entry)
+        rowids, scores = TermScores.combine(entries, k)
+        if not len(rowids):
+            return []
+        found = {
+            r[0]: (r[1], r[2])
+            for r in self._raw().execute(
+                f"SELECT rowid, id, parent_id FROM children WHERE rowid IN ({','.join('?' * len(rowids))})",
+                rowids.tolist(),
+            )
+        }
+        return [ChildHit(*found[r], float(s)) for r, s in zip(rowids.tolist(), scores.tolist()) if r in found]
+
+    def _lexical_sql(self, keep: Sequence[str], k: int, filters: Filters | None = None) -> list[ChildHit]:
+        """One FTS5 query over the union of the terms (filtered searches, and the cache turned off)."""
+        match = _fts_query(keep)
+        weights = _WEIGHTS
         if filters:
             where, args = self._filter_sql(filters)
             sql = (
