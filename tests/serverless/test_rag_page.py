@@ -184,8 +184,14 @@ def test_in_chromium_the_page_shows_answer_confidence_and_safe_links(served):
         page.click("summary")  # the token field sits in the collapsed "Access token" section
         page.fill("#token", "tok-123")
         page.fill("#question", "and for trains?")
+        sent = len(asked)
         page.click("#ask")
-        page.wait_for_function("document.querySelector('#status').textContent === ''")
+        # Polled from Python: wait_for_function evaluates a string in the page, which the page's own CSP
+        # (script-src 'self', no unsafe-eval) refuses whenever the condition is not already true.
+        deadline = time.monotonic() + 120
+        while (len(asked) == sent or page.text_content("#status") != "") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(asked) > sent and page.text_content("#status") == ""
         assert asked[-1]["body"] == {"question": "and for trains?", "conversation_id": "conv-1"}
         assert asked[-1]["authorization"] == "Bearer tok-123"
 
