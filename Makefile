@@ -57,7 +57,7 @@ test: install-dev system-deps
 	@mkdir -p .cache
 	@HF_HUB_OFFLINE=1 $(PY) -c "$(EXPORT_MINILM)" > .cache/test-onnx-export.log 2>&1 & \
 	$(MAKE) --no-print-directory lint && \
-	DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile; \
+	DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=30; \
 	status=$$?; wait; exit $$status
 
 test-fast: install-dev
