@@ -513,18 +513,17 @@ class EmbeddedIndex:
     def _lexical_sql(self, keep: Sequence[str], k: int, filters: Filters | None = None) -> list[ChildHit]:
         """One FTS5 query over the union of the terms (filtered searches, and the cache turned off)."""
         match = _fts_query(keep)
-        weights = _WEIGHTS
         if filters:
             where, args = self._filter_sql(filters)
             sql = (
-                f"SELECT c.id, c.parent_id, bm25(children_fts, {weights}) AS s "
+                f"SELECT c.id, c.parent_id, bm25(children_fts, {_WEIGHTS}) AS s "
                 f"FROM children_fts JOIN children c ON c.rowid = children_fts.rowid "
                 f"WHERE children_fts MATCH ?{where} ORDER BY s LIMIT ?"
             )
             rows = self._db().execute(sql, [match, *args, k]).fetchall()
         else:  # rank first, join only the top k
             sql = (
-                f"SELECT c.id, c.parent_id, f.s FROM (SELECT rowid, bm25(children_fts, {weights}) AS s "
+                f"SELECT c.id, c.parent_id, f.s FROM (SELECT rowid, bm25(children_fts, {_WEIGHTS}) AS s "
                 f"FROM children_fts WHERE children_fts MATCH ? ORDER BY s LIMIT ?) f "
                 f"JOIN children c ON c.rowid = f.rowid ORDER BY f.s"
             )

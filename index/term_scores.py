@@ -68,11 +68,6 @@ class TermScores:
             self._terms[term] = (np.asarray(rowids, dtype=np.int64), np.asarray(scores, dtype=np.float64))
             self._rows += size
 
-    def clear(self) -> None:
-        with self._lock:
-            self._terms.clear()
-            self._rows, self._version = 0, None
-
     @property
     def rows(self) -> int:
         return self._rows
