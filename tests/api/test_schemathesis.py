@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import pytest
 
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
-
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 3
 
 
 def test_every_operation_keeps_its_documented_contract(env):
+    # Imported here, not at collection: schemathesis and hypothesis cost every xdist worker ~10 s of CPU.
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     schema = schemathesis.openapi.from_asgi("/openapi.json", env.app())  # local mode: every route reachable
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} >= {"/v1/ask", "/v1/feedback", "/v1/documents", "/v1/export", "/readyz"}
@@ -39,7 +40,7 @@ def test_every_operation_keeps_its_documented_contract(env):
             suppress_health_check=list(HealthCheck),
         )
         def check(case):
-            case.call_and_validate(checks=CHECKS)
+            case.call_and_validate(checks=checks)
 
         try:
             check()

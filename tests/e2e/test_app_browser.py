@@ -12,7 +12,6 @@ import re
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from tests.fixtures.app_corpus import REPO, build_app_data, start_app_server
@@ -95,6 +94,8 @@ def _shot(page, out: Path, name: str, height: int = 900) -> None:
 
 
 def test_ask_rate_review_approve_and_export(server, page, tmp_path):
+    import pandas as pd
+
     base, _ = server
     out = tmp_path / "screenshots"
     out.mkdir()

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-cfnlint_api = pytest.importorskip("cfnlint.api")
-pytest.importorskip("samtranslator")  # cfn-lint needs it to expand AWS::Serverless resources
-
-from cfnlint.decode import decode_str  # noqa: E402
-
-from config.settings import Settings  # noqa: E402
-from feedback.dynamodb_tables import table_definitions  # noqa: E402
+from config.settings import Settings
+from feedback.dynamodb_tables import table_definitions
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "serverless" / "template.yaml"
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
@@ -25,15 +20,25 @@ def text() -> str:
     return TEMPLATE.read_text()
 
 
+def _cfnlint():
+    # Imported by the tests that use it, not at collection: cfn-lint pulls sympy and networkx (~20 s of CPU
+    # on a loaded machine), which every xdist worker would pay while collecting.
+    pytest.importorskip("samtranslator")  # cfn-lint needs it to expand AWS::Serverless resources
+    return pytest.importorskip("cfnlint.api")
+
+
 @pytest.fixture(scope="module")
 def template(text) -> dict:
+    _cfnlint()
+    from cfnlint.decode import decode_str
+
     parsed, problems = decode_str(text)
     assert not problems, problems
     return parsed
 
 
 def _lint(source: str) -> list[str]:
-    return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in cfnlint_api.lint(source, regions=REGIONS)]
+    return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in _cfnlint().lint(source, regions=REGIONS)]
 
 
 def test_cfn_lint_passes(text):

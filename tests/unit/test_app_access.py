@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from tests.fixtures.app_corpus import APP_DIR, AppBackend, app_test, install
 
@@ -53,9 +52,11 @@ def test_oidc_employee_sees_only_chat_and_is_refused_elsewhere(oidc):
     assert _nav(at) == ["chat"]
     assert at.chat_input
     assert any("ana@corp.com" in m.value for m in at.sidebar.markdown)
+    from streamlit.testing.v1 import AppTest  # not at collection: every xdist worker would pay its import
+
     for page in ("review", "analytics", "knowledge"):
         # not in st.navigation, so a URL falls back to Chat; the page itself refuses too
-        direct = AppTest.from_file(str(APP_DIR / "views" / f"{page}.py"), default_timeout=30)
+        direct = AppTest.from_file(str(APP_DIR / "views" / f"{page}.py"), default_timeout=180)
         direct.user = {"is_logged_in": True, "email": "ana@corp.com"}
         direct.run()
         assert not direct.exception

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pandas as pd
 import pytest
 
 from feedback.records import Feedback, Turn
@@ -76,6 +75,8 @@ def test_filters_narrow_the_feedback(at):
 
 
 def test_every_export_format_is_offered_and_readable(at, backend, monkeypatch):
+    import pandas as pd
+
     buttons = {b.key for b in at.get("download_button")}
     for what in ("feedback", "turns", "finetune"):
         for fmt in ("csv", "xlsx", "parquet", "jsonl"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
@@ -37,6 +36,8 @@ def store(tmp_path):
 
 
 def test_xlsx_export_holds_no_formula_and_no_control_characters(store, tmp_path):
+    import pandas as pd
+
     out = tmp_path / "feedback.xlsx"
     assert export(store, "feedback", "xlsx", out) == len(PAYLOADS) + 1
     sheet = load_workbook(out).active
@@ -53,6 +54,8 @@ def test_xlsx_export_holds_no_formula_and_no_control_characters(store, tmp_path)
 
 
 def test_csv_export_neutralises_formula_cells(store, tmp_path):
+    import pandas as pd
+
     out = tmp_path / "feedback.csv"
     export(store, "feedback", "csv", out)
     frame = pd.read_csv(out, keep_default_na=False)
@@ -65,12 +68,16 @@ def test_csv_export_neutralises_formula_cells(store, tmp_path):
 
 
 def test_jsonl_keeps_the_text_as_typed(store, tmp_path):
+    import pandas as pd
+
     out = tmp_path / "feedback.jsonl"
     export(store, "feedback", "jsonl", out)
     assert FORMULA in set(pd.read_json(out, lines=True)["comment"])
 
 
 def test_finetune_csv_reads_back_unchanged_for_training(tmp_path):
+    import pandas as pd
+
     s = SQLiteFeedbackStore(tmp_path / "docent.sqlite3")
     s.add_qa_pairs([QAPair.new("-5 degrees: is the office open?", "=Yes, from 9 to 5.")])
     out = tmp_path / "finetune.csv"
@@ -83,6 +90,8 @@ def test_finetune_csv_reads_back_unchanged_for_training(tmp_path):
 
 
 def test_a_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    import pandas as pd
+
     out = tmp_path / "feedback.xlsx"
     out.write_bytes(b"the previous export")
 

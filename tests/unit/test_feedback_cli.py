@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -33,6 +32,8 @@ def test_unknown_what_is_refused(app):
 
 
 def test_export_turns_csv(app, tmp_path):
+    import pandas as pd
+
     store = SQLiteFeedbackStore(tmp_path / "data" / "docent.sqlite3")
     store.save_turn(Turn.new(session_id="s", user="u", question="q?", answer="a", created_at="2026-11-02T00:00:00Z"))
     store.close()

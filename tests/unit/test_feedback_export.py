@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 
 from feedback.export import (
@@ -98,6 +97,8 @@ def test_finetune_frame_has_optional_columns_only_when_used():
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet", "jsonl"])
 def test_writers_roundtrip(fmt, tmp_path):
+    import pandas as pd
+
     frame = to_frame(
         [{"instruction": "Who?", "response": "Ana, née SS.", "context": "ctx", "images": ["a.png", "b.png"]}],
         "finetune",
@@ -115,6 +116,8 @@ def test_writers_roundtrip(fmt, tmp_path):
 
 
 def test_unknown_format_is_refused(tmp_path):
+    import pandas as pd
+
     with pytest.raises(ValueError, match="'xml' is unknown"):
         write_frame(pd.DataFrame(), "xml", tmp_path / "x")
 
@@ -161,6 +164,8 @@ def test_collect_respects_dates(store):
 
 
 def test_export_writes_file_and_counts_rows(store, tmp_path):
+    import pandas as pd
+
     out = tmp_path / "feedback.xlsx"
     assert export(store, "feedback", "xlsx", out) == 2
     assert list(pd.read_excel(out)["likert_label"].fillna("")) == ["strongly agree", ""]
