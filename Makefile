@@ -57,11 +57,11 @@ test: install-dev system-deps
 	@mkdir -p .cache
 	@HF_HUB_OFFLINE=1 $(PY) -c "$(EXPORT_MINILM)" > .cache/test-onnx-export.log 2>&1 & \
 	$(MAKE) --no-print-directory lint && \
-	DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=30; \
+	DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30; \
 	status=$$?; wait; exit $$status
 
 test-fast: install-dev
-	DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not e2e and not slow"
+	DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not e2e and not slow"
 
 # Style, formatting, import contracts (pyproject.toml [tool.importlinter]) and types.
 lint: install-dev

@@ -113,3 +113,49 @@ def minilm_torch():
     emb = LocalEmbeddings()
     emb.embed_query("warm up")
     return emb
+
+
+# The files that take minutes, longest first: wall seconds of a timed run (`--junitxml`, three workers on the
+# loaded 2-core machine, 2026-11-29); refresh from such a run when they change. xdist's loadfile hands files
+# to workers in collection order once its own reordering (by number of tests, which puts these one-test files
+# last) is off: `--no-loadscope-reorder` in the Makefile. Longest first keeps one of them from running alone
+# at the end while the other workers sit idle.
+SLOWEST_FILES = {
+    "tests/integration/test_finetune_train.py": 950,  # holds the fine-tuning loop test too (one training)
+    "tests/contract/test_feedback_store.py": 660,
+    "tests/contract/test_sagemaker_langchain.py": 500,
+    "tests/contract/test_sagemaker_llm.py": 480,
+    "tests/unit/test_onnx_embeddings.py": 480,
+    "tests/e2e/test_app_everyday_browser.py": 400,
+    "tests/e2e/test_app_browser.py": 390,
+    "tests/integration/test_cli_ingest_ask.py": 310,
+    "tests/unit/test_app_chat.py": 270,
+    "tests/serverless/test_ingest_handler.py": 260,
+    "tests/e2e/test_safe_text_browser.py": 255,
+    "tests/quality/test_demo_gold.py": 220,
+    "tests/unit/test_ingest_s3.py": 205,
+    "tests/unit/test_app_access.py": 185,
+    "tests/unit/test_finetune_config.py": 160,
+    "tests/api/test_routes.py": 155,
+    "tests/unit/test_finetune_cli.py": 140,
+    "tests/api/test_schemathesis.py": 130,
+    "tests/unit/test_app_analytics.py": 130,
+    "tests/api/test_served.py": 125,
+    "tests/unit/test_langchain_standard.py": 105,
+    "tests/contract/test_sagemaker_embeddings.py": 85,
+    "tests/api/test_jwt.py": 85,
+    "tests/unit/test_app_knowledge.py": 85,
+    "tests/unit/test_serve_hardening.py": 80,
+    "tests/contract/test_bedrock_llm.py": 80,
+    "tests/contract/test_openai_llm.py": 80,
+    "tests/unit/test_ingest_large_files.py": 75,
+    "tests/integration/test_cli_eval.py": 75,
+    "tests/unit/test_app_ownership.py": 75,
+    "tests/serverless/test_rag_page.py": 75,
+    "tests/serverless/test_template.py": 70,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest files first (see SLOWEST_FILES); a file's tests stay together and in their order."""
+    items.sort(key=lambda item: -SLOWEST_FILES.get(item.nodeid.split("::", 1)[0], 0))
