@@ -126,7 +126,6 @@ SLOWEST_FILES = {
     "tests/contract/test_sagemaker_langchain.py": 500,
     "tests/contract/test_sagemaker_llm.py": 480,
     "tests/unit/test_onnx_embeddings.py": 480,
-    "tests/e2e/test_app_everyday_browser.py": 400,
     "tests/e2e/test_app_browser.py": 390,
     "tests/integration/test_cli_ingest_ask.py": 310,
     "tests/unit/test_app_chat.py": 270,
