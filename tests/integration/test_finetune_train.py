@@ -281,8 +281,9 @@ def test_cli_train_with_merge_saves_a_loadable_full_model(loop):
     from transformers import AutoModelForCausalLM
 
     assert (loop.model_dir / "config.json").is_file() and (loop.model_dir / "adapter" / "adapter_config.json").is_file()
-    assert json.loads((loop.model_dir / "train_config.json").read_text())["lora_r"] == 32  # the flag over the YAML
-    assert json.loads((loop.model_dir / "train_config.json").read_text())["num_epochs"] == 60  # from the YAML
+    saved = json.loads((loop.model_dir / "train_config.json").read_text())
+    assert saved["lora_r"] == 32  # the flag over the YAML
+    assert saved["num_epochs"] == 60  # from the YAML
     model = AutoModelForCausalLM.from_pretrained(loop.model_dir)
     assert not any("lora" in name for name, _ in model.named_parameters())
     output = model.generate(torch.tensor([[1, 3]]), max_new_tokens=3, do_sample=False)
