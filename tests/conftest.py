@@ -115,11 +115,28 @@ def minilm_torch():
     return emb
 
 
-# The files that take minutes, longest first: wall seconds of a timed run (`--junitxml`, three workers on the
-# loaded 2-core machine, 2026-11-29); refresh from such a run when they change. xdist's loadfile hands files
-# to workers in collection order once its own reordering (by number of tests, which puts these one-test files
-# last) is off: `--no-loadscope-reorder` in the Makefile. Longest first keeps one of them from running alone
-# at the end while the other workers sit idle.
+# Files that share a worker (an xdist scope of their own, run one after the other):
+# - "torch": every file that imports torch/transformers in the test process (tiny Mistral, MiniLM on
+#   PyTorch). That import took 1-5 min of CPU per process on the loaded 2-core machine; grouped, one
+#   worker pays it once instead of all three.
+# - "browser": the two files that start a Streamlit server and Chromium; run together they starved
+#   each other (and everything else) of the two cores.
+SHARED_WORKER = {
+    "tests/integration/test_finetune_train.py": "torch",
+    "tests/contract/test_sagemaker_langchain.py": "torch",
+    "tests/contract/test_sagemaker_llm.py": "torch",
+    "tests/unit/test_onnx_embeddings.py": "torch",
+    "tests/contract/test_sagemaker_embeddings.py": "torch",
+    "tests/unit/test_finetune_config.py": "torch",
+    "tests/unit/test_local_llm.py": "torch",
+    "tests/integration/test_local_llm_chain.py": "torch",
+    "tests/e2e/test_app_browser.py": "browser",
+    "tests/e2e/test_safe_text_browser.py": "browser",
+}
+
+# Seconds each slow file took in a timed run (`--junitxml`, three workers on the loaded 2-core machine,
+# 2026-11-29); refresh from such a run when they change. Scopes (a file, or a SHARED_WORKER group) are
+# handed to workers longest first, so no long one starts last while the other workers sit idle.
 SLOWEST_FILES = {
     "tests/integration/test_finetune_train.py": 950,  # holds the fine-tuning loop test too (one training)
     "tests/contract/test_feedback_store.py": 660,
@@ -141,7 +158,7 @@ SLOWEST_FILES = {
     "tests/unit/test_app_analytics.py": 130,
     "tests/api/test_served.py": 125,
     "tests/unit/test_langchain_standard.py": 105,
-    "tests/contract/test_sagemaker_embeddings.py": 85,
+    "tests/contract/test_sagemaker_embeddings.py": 110,
     "tests/api/test_jwt.py": 85,
     "tests/unit/test_app_knowledge.py": 85,
     "tests/unit/test_serve_hardening.py": 80,
@@ -152,9 +169,39 @@ SLOWEST_FILES = {
     "tests/unit/test_app_ownership.py": 75,
     "tests/serverless/test_rag_page.py": 75,
     "tests/serverless/test_template.py": 70,
+    "tests/unit/test_local_llm.py": 60,
 }
 
 
+def _file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _scope(nodeid: str) -> str:
+    path = _file(nodeid)
+    return SHARED_WORKER.get(path, path)
+
+
+_SCOPE_SECONDS: dict[str, int] = {}
+for _path, _seconds in SLOWEST_FILES.items():
+    _SCOPE_SECONDS[_scope(_path)] = _SCOPE_SECONDS.get(_scope(_path), 0) + _seconds
+
+
 def pytest_collection_modifyitems(config, items):
-    """Longest files first (see SLOWEST_FILES); a file's tests stay together and in their order."""
-    items.sort(key=lambda item: -SLOWEST_FILES.get(item.nodeid.split("::", 1)[0], 0))
+    """Longest scopes first (a scope's files together, a file's tests together and in their order)."""
+    items.sort(key=lambda item: (-_SCOPE_SECONDS.get(_scope(item.nodeid), 0), _scope(item.nodeid)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that the SHARED_WORKER groups are one unit each; units go out in collection
+    order (`--no-loadscope-reorder`), which pytest_collection_modifyitems made longest first."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GroupedFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    return GroupedFileScheduling(config, log)
