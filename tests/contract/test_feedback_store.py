@@ -410,8 +410,24 @@ class TestDynamoDBFeedbackStore(FeedbackStoreContract):
             store.get_turn("x")
 
 
+class TestOutboxOverSQLiteFeedbackStore(FeedbackStoreContract):
+    """The durable outbox keeps the contract of the store it wraps. It is the same code whatever the inner
+    store, so the whole contract runs over SQLite here; production's pairing (DynamoDB behind it) runs on
+    dynalite below and in tests/integration/test_dynamodb_outbox.py (outages, restarts)."""
+
+    @pytest.fixture
+    def store(self, tmp_path):
+        from feedback.outbox import OutboxStore
+        from feedback.sqlite import SQLiteFeedbackStore
+
+        inner = SQLiteFeedbackStore(tmp_path / "docent.sqlite3")
+        store = OutboxStore(inner, tmp_path / "outbox.sqlite3")
+        yield store
+        inner.close()
+
+
 @pytest.mark.integration
-class TestOutboxOverDynamoDBFeedbackStore(FeedbackStoreContract):
+class TestOutboxOverDynamoDBFeedbackStore:
     """Production's store: DynamoDB (dynalite here) behind the durable outbox, as open_store builds it."""
 
     @pytest.fixture
@@ -424,3 +440,13 @@ class TestOutboxOverDynamoDBFeedbackStore(FeedbackStoreContract):
         store = OutboxStore(inner, tmp_path / "outbox.sqlite3")
         yield store
         inner.delete_tables()
+
+    test_turn_roundtrip = FeedbackStoreContract.test_turn_roundtrip
+    test_reviewer_revising_replaces_their_feedback = (
+        FeedbackStoreContract.test_reviewer_revising_replaces_their_feedback
+    )
+    test_qa_replace_and_delete_change_the_version = FeedbackStoreContract.test_qa_replace_and_delete_change_the_version
+    test_concurrent_sessions_lose_nothing = FeedbackStoreContract.test_concurrent_sessions_lose_nothing
+    test_another_user_cannot_read_the_conversation = (
+        FeedbackStoreContract.test_another_user_cannot_read_the_conversation
+    )
