@@ -53,15 +53,19 @@ PYTEST_WORKERS ?= 3
 TEST_ONNX_DIR := $(CURDIR)/.cache/test-onnx
 EXPORT_MINILM := from index.onnx_embeddings import OnnxEmbeddings as E; E(cache_dir='$(TEST_ONNX_DIR)').warm_up()
 
+# PYTHONDONTWRITEBYTECODE= : some machines (this project's CI among them) set it, and then every process the
+# suite starts (workers, CLI runs, servers) compiles the project's modules again; the tests let Python cache them.
 test: install-dev system-deps
 	@mkdir -p .cache
 	@HF_HUB_OFFLINE=1 $(PY) -c "$(EXPORT_MINILM)" > .cache/test-onnx-export.log 2>&1 & \
 	$(MAKE) --no-print-directory lint && \
-	DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30; \
+	PYTHONDONTWRITEBYTECODE= DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 \
+	  $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30; \
 	status=$$?; wait; exit $$status
 
 test-fast: install-dev
-	DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not e2e and not slow"
+	PYTHONDONTWRITEBYTECODE= DOCENT_TEST_ONNX_CACHE_DIR=$(TEST_ONNX_DIR) HF_HUB_OFFLINE=1 \
+	  $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not e2e and not slow"
 
 # Style, formatting, import contracts (pyproject.toml [tool.importlinter]) and types.
 lint: install-dev
