@@ -50,6 +50,35 @@ _WEIGHT_SUFFIXES = (".json", ".txt", ".model", ".safetensors", ".bin")
 _SKIP_DIRS = {"onnx", "openvino", ".git", ".cache"}
 
 
+_SESSIONS: dict[tuple[str, int, int, int | None], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _shared_session(graph: Path, threads: int | None):
+    """One ONNX Runtime session per graph file and thread setting in a process.
+
+    Opening one optimises the graph, which took 20-50 s on a loaded 2-core machine; a CLI run that
+    ingests then answers, the API's services and a test process each built several. Sessions are
+    safe to run from several threads. The key holds the file's size and mtime, so a re-exported graph
+    gets a session of its own.
+    """
+    import onnxruntime as ort
+
+    stat = graph.stat()
+    key = (str(graph.resolve()), stat.st_mtime_ns, stat.st_size, threads)
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.log_severity_level = 3
+            if threads:
+                options.intra_op_num_threads = threads
+            session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            _SESSIONS[key] = session
+        return session
+
+
 class OnnxEmbeddingsError(DocentError):
     """The ONNX runtime cannot serve this model (missing package, unsupported layout, failed export)."""
 
@@ -313,7 +342,7 @@ class OnnxEmbeddings:
 
     def _open(self) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401 - here for the clear error; _shared_session uses it
         except ImportError:
             raise OnnxEmbeddingsError(
                 "onnxruntime is not installed: `pip install -r requirements.txt -c constraints.txt`, "
@@ -333,12 +362,7 @@ class OnnxEmbeddings:
             pad_id=tokenizer.padding["pad_id"] if tokenizer.padding else 0,
             pad_token=tokenizer.padding["pad_token"] if tokenizer.padding else "[PAD]",
         )
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        if self.threads:
-            options.intra_op_num_threads = self.threads
-        session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        session = _shared_session(graph, self.threads)
         self._input_names = [i.name for i in session.get_inputs()]
         self._layout, self._tokenizer, self._session = layout, tokenizer, session
 

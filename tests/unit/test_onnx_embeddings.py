@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import threading
@@ -123,6 +124,23 @@ def test_second_load_uses_the_cached_export(onnx_fp32, onnx_dir, monkeypatch):
     vector = again.embed_query("rotate keys")
     assert not again.exported
     assert np.allclose(vector, onnx_fp32.embed_query("rotate keys"), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_embedders_in_one_process_share_the_session_until_the_graph_changes(onnx_fp32, onnx_dir, tmp_path):
+    again = ox.OnnxEmbeddings(cache_dir=onnx_dir)
+    again.warm_up()
+    assert again._load()[0] is onnx_fp32._load()[0]  # opening a session optimises the graph: once per process
+
+    copy = tmp_path / "onnx"
+    shutil.copytree(onnx_dir, copy, ignore=shutil.ignore_patterns("*.lock"))
+    elsewhere = ox.OnnxEmbeddings(cache_dir=copy)
+    assert elsewhere._load()[0] is not onnx_fp32._load()[0]  # another file, another session
+    graph = elsewhere.folder / "model.onnx"
+    graph.write_bytes(graph.read_bytes())  # rewritten in place: a new mtime
+    rewritten = ox.OnnxEmbeddings(cache_dir=copy)
+    assert rewritten._load()[0] is not elsewhere._load()[0]
+    assert np.allclose(rewritten.embed_query("rotate keys"), onnx_fp32.embed_query("rotate keys"), atol=1e-6)
 
 
 @pytest.mark.slow
