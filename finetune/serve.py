@@ -38,6 +38,7 @@ from llm.sagemaker_protocol import (
     WireFormatError,
     encode_model_stream_error,
     encode_payload_part,
+    loads_body,
 )
 
 log = logging.getLogger(__name__)
@@ -408,9 +409,9 @@ def _make_request_handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
         def _runtime_stream(self, body: bytes) -> None:
             assert server.handler is not None
             try:
-                request = json.loads(body)
-            except (ValueError, RecursionError) as exc:
-                return self._runtime_failure(_ClientFault(f"The request body is not valid JSON ({exc})."))
+                request = loads_body(body, "request")
+            except WireFormatError as exc:
+                return self._runtime_failure(_ClientFault(str(exc)))
             try:
                 if server.generator is None:
                     raise _ClientFault("This endpoint does feature extraction; it cannot stream.")

@@ -247,7 +247,7 @@ class LMIHandler:
 
     @staticmethod
     def decode_response(body: bytes) -> str:
-        data = _loads(body, "response")
+        data = loads_body(body, "response")
         if isinstance(data, list) and data:
             data = data[0]
         if isinstance(data, dict):
@@ -298,7 +298,7 @@ class LMIHandler:
         Accepts TGI's and LMI's names: `stop` or `stop_sequences`, `seed`, `do_sample`, `top_k` is
         checked but ignored by the local model.
         """
-        data = _loads(body, "request")
+        data = loads_body(body, "request")
         if not isinstance(data, dict) or not isinstance(data.get("inputs"), str):
             raise WireFormatError('The request needs {"inputs": "<prompt>"} with the prompt as a string.')
         raw = data.get("parameters") or {}
@@ -349,7 +349,7 @@ class LMIHandler:
 
     @staticmethod
     def decode_embedding_request(body: bytes) -> list[str]:
-        data = _loads(body, "request")
+        data = loads_body(body, "request")
         inputs = data.get("inputs") if isinstance(data, dict) else None
         if isinstance(inputs, str):
             inputs = [inputs]
@@ -364,7 +364,7 @@ class LMIHandler:
     @staticmethod
     def decode_embedding_response(body: bytes, expected: int) -> np.ndarray:
         """One pooled float32 vector per input; token-level output is mean-pooled."""
-        data = _loads(body, "response")
+        data = loads_body(body, "response")
         if isinstance(data, dict):
             data = data.get("embeddings", data.get("vectors"))
         if not isinstance(data, list) or len(data) != expected:
@@ -383,7 +383,46 @@ class LMIHandler:
         return np.stack(pooled) if pooled else np.zeros((0, 0), dtype=np.float32)
 
 
-def _loads(body: bytes, what: str) -> Any:
+MAX_JSON_DEPTH = 64  # the runtime's bodies nest three or four levels; this is far beyond any real one
+
+
+def _too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON in `body` nests arrays/objects deeper than `limit` (brackets inside strings do not count).
+
+    Checked before parsing, so a hostile body never drives the parser to the interpreter's recursion limit
+    (where any finaliser the garbage collector runs fails too). Bodies with few brackets skip the scan.
+
+    >>> _too_deep(b'{"inputs": "[[[[", "parameters": {"stop": ["]"]}}', limit=3)
+    False
+    >>> _too_deep(b"[" * 3 + b"]" * 3, limit=2)
+    True
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
+def loads_body(body: bytes, what: str) -> Any:
+    """`body` parsed as JSON, or a WireFormatError naming `what` ("request", "response") and the fault."""
+    if _too_deep(body):
+        raise WireFormatError(f"The {what} body is nested too deeply to be a request (over {MAX_JSON_DEPTH} levels).")
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

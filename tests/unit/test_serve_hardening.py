@@ -161,12 +161,28 @@ def test_bad_parameters_are_validation_errors(parameters, named):
     assert model.calls == []  # the model never saw them
 
 
-def test_deeply_nested_json_is_a_400_not_a_500():
-    with serve_in_thread(generator=ScriptedModel(["x"])) as running:
-        request = urllib.request.Request(running.url + "/invocations", data=b"[" * 200_000 + b"]" * 200_000)
+# The container answers 400; the runtime API reports a container's 4xx as a 424 ModelError carrying it.
+@pytest.mark.parametrize(
+    "path, status", [("/invocations", 400), ("/endpoints/docent/invocations-response-stream", 424)]
+)
+def test_deeply_nested_json_is_a_client_error_not_a_500(path, status):
+    model = ScriptedModel(["x"])
+    with serve_in_thread(generator=model, endpoint_name="docent") as running:
+        request = urllib.request.Request(running.url + path, data=b"[" * 200_000 + b"]" * 200_000)
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(request, timeout=30)
-        assert err.value.code == 400 and b"nested too deeply" in err.value.read()
+        body = err.value.read()
+        assert err.value.code == status and b"nested too deeply" in body
+        if status == 424:
+            assert json.loads(body)["OriginalStatusCode"] == 400
+    assert model.calls == []
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    model = ScriptedModel(["x"])
+    with serve_in_thread(generator=model) as running:
+        status, _ = _post(running.url, "/invocations", {"inputs": "[" * 500 + "{" * 500, "parameters": {}})
+    assert status == 200 and model.calls[0][0] == "[" * 500 + "{" * 500
 
 
 class LimitedModel(ScriptedModel):
