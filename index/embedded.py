@@ -108,6 +108,24 @@ def _fts_query(terms: Sequence[str]) -> str | None:
     return " OR ".join(f'"{t}"' for t in terms) if terms else None
 
 
+def _one_thread_search(index, query: np.ndarray, k: int, params=None):
+    """One query's HNSW search with OpenMP held to this thread.
+
+    A single query gains nothing from threads, but IndexIDMap maps the labels in an OpenMP loop, and
+    the woken team then spin-waits: on a 2-core machine that starved ONNX Runtime's next query and
+    doubled retrieval time (3.5 ms instead of 0.3 ms for the search, bench in docs/decisions.md). The
+    setting is per calling thread and restored, so ingest's parallel inserts keep their threads.
+    """
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(query, k, params=params) if params else index.search(query, k)
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
 class EmbeddedIndex:
     """KnowledgeIndex on local disk: `path/index.sqlite3` and `path/vectors.faiss`."""
 
@@ -548,7 +566,7 @@ class EmbeddedIndex:
             params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
                 sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)), efSearch=max(HNSW_EF_SEARCH, fetch)
             )
-        scores, ids = index.search(query, fetch, params=params) if params else index.search(query, fetch)
+        scores, ids = _one_thread_search(index, query, fetch, params)
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if not pairs:
             return []
