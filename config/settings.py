@@ -50,7 +50,12 @@ class Settings(BaseSettings):
         description="Hub id or local path; the default loads the packaged MiniLM offline.",
     )
     embeddings_endpoint: str | None = Field(None, description="SageMaker feature-extraction endpoint")
-    embeddings_batch_size: int = Field(64, ge=1)
+    embeddings_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Texts embedded per batch [default: 1 on ONNX Runtime, where padding a batch to its longest "
+        "text cost more than batching saved (docs/benchmarks.md); 64 on PyTorch and a SageMaker endpoint]",
+    )
     # issue 14: ONNX Runtime embedder (index/onnx_embeddings.py)
     embeddings_runtime: Literal["auto", "onnx", "torch"] = Field(
         "auto",

@@ -22,6 +22,13 @@ def open_index(settings: Settings) -> KnowledgeIndex:
     return EmbeddedIndex(settings.index_dir)
 
 
+# Texts per batch when DOCENT_EMBEDDINGS_BATCH_SIZE is unset. On ONNX Runtime one text at a time encoded
+# 61 chunks/s of the guide against 34 in batches of 32 (2-core machine, docs/benchmarks.md): a batch pads to
+# its longest text and its activations outgrow the caches.
+ONNX_BATCH_SIZE = 1
+TORCH_BATCH_SIZE = 64
+
+
 def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
@@ -39,7 +46,7 @@ def make_embedder(settings: Settings) -> Embedder:
         return SageMakerEmbeddings.from_settings(settings)
     runtime = settings.embeddings_runtime
     if runtime == "torch":
-        return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size)
+        return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size or TORCH_BATCH_SIZE)
     from index.onnx_embeddings import OnnxEmbeddings, OnnxEmbeddingsError
 
     if not onnxruntime_available():
@@ -50,16 +57,16 @@ def make_embedder(settings: Settings) -> Embedder:
         if runtime == "onnx" or settings.embeddings_quantize == "int8":
             raise OnnxEmbeddingsError(message.replace(" to silence this notice", ""))
         log.warning("Embeddings run on PyTorch: %s", message)
-        return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size)
+        return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size or TORCH_BATCH_SIZE)
     try:
         return OnnxEmbeddings(
             settings.embeddings_model,
             cache_dir=settings.onnx_cache_dir,
-            batch_size=settings.embeddings_batch_size,
+            batch_size=settings.embeddings_batch_size or ONNX_BATCH_SIZE,
             quantize=settings.embeddings_quantize,
         )
     except OnnxEmbeddingsError as exc:
         if runtime == "onnx" or settings.embeddings_quantize == "int8":
             raise
         log.warning("Embeddings run on PyTorch: %s", exc)
-        return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size)
+        return LocalEmbeddings(settings.embeddings_model, batch_size=settings.embeddings_batch_size or TORCH_BATCH_SIZE)

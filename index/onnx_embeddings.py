@@ -302,7 +302,7 @@ class OnnxEmbeddings:
         self,
         model: str = DEFAULT_EMBEDDING_MODEL,
         cache_dir: str | Path = "data/cache/onnx",
-        batch_size: int = 32,
+        batch_size: int = 1,
         quantize: str = "none",
         threads: int | None = None,
     ):

@@ -62,7 +62,7 @@ class SageMakerEmbeddings:
             client=client,
             region=settings.aws_region,
             endpoint_url=settings.sagemaker_endpoint_url,
-            batch_size=settings.embeddings_batch_size,
+            batch_size=settings.embeddings_batch_size or 64,
         )
 
     @property

@@ -186,11 +186,14 @@ def test_model_ids_and_the_quantize_setting():
 
 def test_settings_choose_the_runtime(tmp_path, onnx_cache_dir, monkeypatch):
     torch_emb = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime="torch"))
-    assert isinstance(torch_emb, LocalEmbeddings)
+    assert isinstance(torch_emb, LocalEmbeddings) and torch_emb.batch_size == 64
     for runtime in ("onnx", "auto"):
         emb = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime=runtime))
         assert isinstance(emb, ox.OnnxEmbeddings)
         assert emb.cache_dir == onnx_cache_dir  # DOCENT_EMBEDDINGS_ONNX_CACHE_DIR, set by tests/conftest.py
+        assert emb.batch_size == 1  # one text at a time unless DOCENT_EMBEDDINGS_BATCH_SIZE says otherwise
+    batched = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime="onnx", embeddings_batch_size=8))
+    assert batched.batch_size == 8
     int8 = factory.make_embedder(Settings(data_dir=tmp_path, embeddings_runtime="auto", embeddings_quantize="int8"))
     assert isinstance(int8, ox.OnnxEmbeddings) and int8.model_id.endswith("#onnx-int8")
     monkeypatch.delenv("DOCENT_EMBEDDINGS_ONNX_CACHE_DIR")
