@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import Settings  # noqa: E402
 from index.embedded import EmbeddedIndex  # noqa: E402
-from index.embeddings import CachedEmbeddings, LocalEmbeddings  # noqa: E402
+from index.embeddings import CachedEmbeddings  # noqa: E402
+from index.factory import make_embedder  # noqa: E402
 from index.fusion import FusionWeights  # noqa: E402
 from index.retrieval import HybridRetriever  # noqa: E402
 from ingest.sync import SyncOptions, sync_paths  # noqa: E402
@@ -106,7 +107,7 @@ def main() -> None:
     if not CORPUS.exists():
         sys.exit(f"{CORPUS} is missing: this benchmark needs ../shared beside the repo.")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    local = LocalEmbeddings()
+    local = make_embedder(Settings(data_dir=OUT))  # as the product embeds: ONNX Runtime when installed
     embedder = CachedEmbeddings(local, OUT / "cache" / "embeddings.sqlite3")
     index = EmbeddedIndex(OUT / "index")
     t0 = time.perf_counter()
@@ -162,7 +163,7 @@ def main() -> None:
         search_only.append((time.perf_counter() - t) * 1000)
     print(f"  of which search + parents: p50 {pct(search_only, 50):.1f} ms, p95 {pct(search_only, 95):.1f} ms")
     if args.ingest_sample:
-        ingest_figures(LocalEmbeddings(), args.ingest_sample)
+        ingest_figures(local, args.ingest_sample)
 
 
 if __name__ == "__main__":
