@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+from chain.abstain_model import AbstainModel, shipped_model
 from index.retrieval import Passage
 from index.text import query_terms, tokens
 
@@ -34,6 +35,26 @@ class EvidenceFeatures:
     missing_terms: tuple[str, ...] = ()
     missing_names: bool = True  # a missing term is a name (not an everyday word), or the collection is large
     tabular: bool = False  # the best passage is spreadsheet rows (questions sit further from records)
+    second_dense: float | None = None  # cosine of the second-ranked passage (None: unknown)
+    # the best passage's BM25 over the BM25 weight (IDF) of all the question's terms: how much of the
+    # question the best passage matches, comparable across index sizes (None: no index statistics)
+    lexical_fraction: float | None = None
+    chunks: int | None = None  # chunks in the whole index (None: no index statistics)
+
+    def model_values(self) -> dict[str, float] | None:
+        """The values the fitted refusal model reads, or None when some are unknown."""
+        if self.second_dense is None or self.lexical_fraction is None:
+            return None
+        return {
+            "top_dense": self.top_dense,
+            "coverage": self.coverage,
+            "unknown_specific": self.unknown_specific,
+            "missing_names": float(self.missing_names),
+            "tabular": float(self.tabular),
+            "missing_terms": min(len(self.missing_terms), 5) / 5,
+            "second_dense": self.second_dense,
+            "lexical_fraction": self.lexical_fraction,
+        }
 
 
 @dataclass
@@ -47,6 +68,8 @@ class AbstainPolicy:
     """Thresholds chosen with bench/bench_chain.py on the dev sets (see docs/benchmarks.md)."""
 
     evidence_passages: int = 1  # judge the best passage: an answer lives in one place, not spread over five
+    # the fitted model (chain/abstain_model.json) decides between the clear-cut rules; None: the hand-set rules
+    model: AbstainModel | None = field(default_factory=shipped_model)
     hard_min_dense: float = 0.25  # below: nothing in the index is about this
     min_dense: float = 0.35  # below, only a passage containing every distinctive term may answer
     min_coverage: float = 0.50  # below: the evidence lacks the names the question asks about
@@ -140,16 +163,24 @@ def evidence_features(
     passages: Sequence[Passage],
     term_stats: Callable[[Sequence[str]], tuple[dict[str, int], int]] | None = None,
     similar_terms: Callable[[str], list[str]] | None = None,
+    ranked: Sequence[Passage] | None = None,
 ) -> EvidenceFeatures:
-    """Compute the evidence features for one question and its retrieved passages."""
+    """Compute the evidence features for one question and its retrieved passages (`passages`: the evidence
+    judged; `ranked`: every passage retrieved, best first, for the model's second-passage feature)."""
     if not passages:
         return EvidenceFeatures(0.0, 0.0, 1.0, tuple(query_terms(question)))
     top_dense = max(p.dense_score for p in passages)
+    ranked = ranked or passages
+    second = ranked[1].dense_score if len(ranked) > 1 else 0.0
     terms = query_terms(question)
     if not terms:
-        return EvidenceFeatures(top_dense, 1.0, 0.0)
+        return EvidenceFeatures(top_dense, 1.0, 0.0, second_dense=second, lexical_fraction=1.0)
     df, total = term_stats(terms) if term_stats else ({}, 0)
     n = max(total, 1)
+    fraction = None
+    if term_stats and total:  # BM25's own IDF (FTS5's formula), summed over the question's terms
+        idf = sum(math.log((total - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5) + 1) for t in terms)
+        fraction = (ranked[0].lexical_score or 0.0) / idf if idf > 0 else 0.0
 
     def specificity(term: str) -> float:
         count = df.get(term)
@@ -176,7 +207,17 @@ def evidence_features(
     unknown_mass = sum(weights[t] for t in unknown) / mass
     names = any(t not in words or total >= LARGE_COLLECTION for t in missing if t not in typo_forgiven)
     tabular = passages[0].parent.kind in TABULAR_KINDS
-    return EvidenceFeatures(top_dense, coverage, unknown_mass, tuple(missing), names, tabular)
+    return EvidenceFeatures(
+        top_dense,
+        coverage,
+        unknown_mass,
+        tuple(missing),
+        names,
+        tabular,
+        second,
+        fraction,
+        total if term_stats else None,
+    )
 
 
 def decide_abstain(f: EvidenceFeatures, policy: AbstainPolicy | None = None) -> AbstainDecision:
@@ -187,6 +228,13 @@ def decide_abstain(f: EvidenceFeatures, policy: AbstainPolicy | None = None) -> 
         return AbstainDecision(True, "nothing in the documents is close to this question")
     if f.unknown_specific > p.max_unknown:
         return AbstainDecision(True, f"the documents never mention {terms}")
+    values = f.model_values() if p.model is not None and p.model.applies(f.chunks) else None
+    if p.model is not None and values is not None:
+        if p.model.probability(values) < p.model.threshold:
+            return AbstainDecision(False, "the passages cover the question")
+        if f.missing_terms:
+            return AbstainDecision(True, f"the passages found do not mention {terms}")
+        return AbstainDecision(True, "the closest passages are only loosely related")
     if f.coverage < p.min_coverage_any or (f.coverage < p.min_coverage and f.missing_names):
         return AbstainDecision(True, f"the passages found do not mention {terms}")
     if f.top_dense < p.min_dense - offset and f.coverage < p.full_coverage:

@@ -185,7 +185,9 @@ class DocentChain:
             return {**state, "decision": decision}
         index = self.retriever.index
         evidence = state["passages"][: self.options.abstain.evidence_passages]
-        features = evidence_features(state["standalone"], evidence, index.term_stats, index.similar_terms)
+        features = evidence_features(
+            state["standalone"], evidence, index.term_stats, index.similar_terms, ranked=state["passages"]
+        )
         verdict = decide_abstain(features, self.options.abstain)
         state["timings"]["route"] = (time.perf_counter() - t) * 1000
         return {**state, "decision": decision, "evidence": features, "verdict": verdict}

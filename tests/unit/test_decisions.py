@@ -114,3 +114,50 @@ def test_a_follow_up_carries_the_previous_terms_and_a_new_question_does_not():
     assert "critical" in condense_fallback("and for major ones?", previous)
     new = "how many days of annual leave do employees get"
     assert condense_fallback(new, previous) == new
+
+
+# --- the fitted refusal model (chain/abstain_model.json, bench/fit_abstain.py) ----------------------------
+
+
+def _model(threshold=0.5, min_chunks=0):
+    from chain.abstain_model import AbstainModel
+
+    # one feature: the refusal probability falls as the best passage's cosine rises (0.5 at 0.5)
+    return AbstainModel(("top_dense",), (0.5,), (0.1,), (-4.0,), 0.0, threshold, min_chunks=min_chunks)
+
+
+def large(**kw):
+    return features(second_dense=0.4, lexical_fraction=0.5, chunks=20_000, **kw)
+
+
+def test_the_model_decides_between_the_clear_cut_rules():
+    policy = AbstainPolicy(model=_model())
+    assert decide_abstain(large(top_dense=0.45), policy).abstain  # probability 0.73
+    assert not decide_abstain(large(top_dense=0.55), policy).abstain  # 0.27
+    # the clear-cut rules still come first: names the index never mentions
+    assert decide_abstain(large(top_dense=0.9, unknown_specific=0.9, missing_terms=("zork",)), policy).abstain
+
+
+def test_the_model_names_the_missing_terms_in_its_reason():
+    decision = decide_abstain(large(top_dense=0.4, missing_terms=("databricks",)), AbstainPolicy(model=_model()))
+    assert decision.abstain and "databricks" in decision.reason
+
+
+def test_small_collections_and_missing_statistics_keep_the_hand_set_rules():
+    policy = AbstainPolicy(model=_model(min_chunks=10_000))
+    small = features(top_dense=0.45, second_dense=0.4, lexical_fraction=0.5, chunks=60)
+    assert decide_abstain(small, policy) == decide_abstain(small, AbstainPolicy(model=None))
+    no_stats = features(top_dense=0.45)  # no second passage or index statistics known
+    assert decide_abstain(no_stats, AbstainPolicy(model=_model())) == decide_abstain(
+        no_stats, AbstainPolicy(model=None)
+    )
+
+
+def test_the_shipped_model_reads_exactly_the_features_the_chain_computes():
+    from chain.abstain_model import shipped_model
+
+    model = shipped_model()
+    assert model is not None and model.min_chunks > 0
+    assert set(model.features) == set(large().model_values())
+    assert len(model.mean) == len(model.scale) == len(model.coef) == len(model.features)
+    assert 0 < model.threshold < 1
