@@ -122,6 +122,22 @@ def filter_feedback(
     return frame[mask]
 
 
+def reliability(view) -> dict | None:
+    """ECE and reliability bins of the confidences users were shown, judged by reviewers' Likert ratings
+    (4-5 right, 1-2 wrong; neutral ratings and refusals left out, as `docent calibrate --from-feedback` does).
+    None when no rated answer is in `view`."""
+    from evaluation.scoring import calibration
+
+    if view.empty:
+        return None
+    judged = view[view["likert"].isin([1, 2, 4, 5]) & view["confidence"].notna()]
+    if "abstained" in judged:
+        judged = judged[judged["abstained"].fillna(False).astype(bool) == False]  # noqa: E712 - a pandas mask
+    if judged.empty:
+        return None
+    return calibration(judged["confidence"].astype(float).tolist(), (judged["likert"] >= 4).tolist())
+
+
 # --- knowledge ----------------------------------------------------------------------------------
 
 

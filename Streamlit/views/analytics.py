@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import altair as alt
 import streamlit as st
 import ui
-from actions import MIME, export_bytes, export_name, feedback_frame, filter_feedback, flush_outbox
+from actions import MIME, export_bytes, export_name, feedback_frame, filter_feedback, flush_outbox, reliability
 from resources import get_store
 
 from feedback.export import EXPORT_FORMATS
@@ -113,6 +113,31 @@ else:
                 color="route:N",
                 tooltip=["question", "reviewer", "score", "confidence"],
             ),
+            width="stretch",
+        )
+    judged = reliability(view)
+    if judged:
+        import pandas as pd
+
+        st.subheader("Calibration (reviewers' ratings)")
+        left, right = st.columns([1, 3])
+        left.metric("Calibration error (ECE)", f"{judged['ece']:.2f}")
+        left.caption(
+            f"{judged['n']} rated answers: ratings 4-5 count as right, 1-2 as wrong. 0 means the confidence shown "
+            "is the share of answers that were right; `docent calibrate --from-feedback` refits it once a route "
+            "has 50 ratings."
+        )
+        bins = pd.DataFrame([b for b in judged["bins"] if b["n"]])
+        perfect = alt.Chart(pd.DataFrame({"confidence": [0.0, 1.0], "accuracy": [0.0, 1.0]})).mark_line(
+            strokeDash=[4, 4], color="#8A94A6"
+        )
+        shown = alt.Chart(bins).mark_line(point=alt.OverlayMarkDef(size=80), color="#2E6FD6")
+        axes = {
+            "x": alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="Confidence shown (bin mean)"),
+            "y": alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="Share rated right"),
+        }
+        right.altair_chart(
+            perfect.encode(**axes) + shown.encode(**axes, tooltip=["lo", "hi", "n", "confidence", "accuracy"]),
             width="stretch",
         )
     st.subheader("Feedback")

@@ -187,3 +187,20 @@ def test_flush_outbox_only_touches_stores_with_an_outbox(store):
     flush_outbox(remote)
     flush_outbox(store)  # SQLite has no outbox: nothing happens
     assert remote.flushed == 1
+
+
+def test_reliability_leaves_out_neutral_ratings_and_refusals():
+    import pandas as pd
+    from actions import reliability
+
+    frame = pd.DataFrame(
+        {
+            "likert": [5, 4, 3, 1, None, 5],
+            "confidence": [0.9, 0.8, 0.5, 0.2, 0.9, 0.9],
+            "abstained": [False, False, False, False, False, True],
+        }
+    )
+    figures = reliability(frame)
+    assert figures["n"] == 3  # 5, 4 and 1; not the neutral 3, the thumbs-only row or the refusal
+    assert figures["ece"] == pytest.approx((0.1 + 0.2 + 0.2) / 3, abs=1e-4)
+    assert reliability(frame[frame["likert"] == 3]) is None

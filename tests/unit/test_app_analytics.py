@@ -58,7 +58,7 @@ def _metric(at, label):
 def test_metrics_charts_and_table(at):
     assert _metric(at, "Ratings") == "5"
     assert _metric(at, "Thumbs down") == "2"
-    assert len(at.get("vega_lite_chart")) == 4
+    assert len(at.get("vega_lite_chart")) == 5  # four of the ratings, one reliability diagram
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
 
 
@@ -127,3 +127,9 @@ def test_a_failed_download_is_explained_on_the_page(at, monkeypatch):
     assert any("feedback XLSX export failed" in e and "No space left on device" in e for e in errors)
     at.run()
     assert not any("export failed" in e.value for e in at.error)  # said once
+
+
+def test_the_reliability_diagram_judges_the_confidence_shown_by_the_ratings(at):
+    # two reviews rated 2 (wrong) of answers shown at 0.5 and 0.7: the shown confidence overstates by 0.6
+    assert _metric(at, "Calibration error (ECE)") == "0.60"
+    assert any("2 rated answers" in c.value for c in at.caption)
