@@ -19,7 +19,7 @@ DEMO ?= assets/demo
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install uv -c constraints.txt
+	$(PIP) install uv -c constraints.txt || echo "uv could not be installed: pip installs the packages"
 	$(UV_PIP) -r requirements.txt -c constraints.txt || $(PIP) install --no-compile -r requirements.txt -c constraints.txt
 	$(PIP) install --no-deps --no-build-isolation -e . -c constraints.txt
 	touch $@
