@@ -122,6 +122,14 @@ def filter_feedback(
     return frame[mask]
 
 
+def usage_in_window(store, since=None, until=None, route: str | None = None):
+    """Usage figures (feedback/usage.py) for the questions asked in the window, on `route` if given."""
+    from feedback.usage import usage
+
+    turns = store.list_turns(since, until, route=route)
+    return usage(turns, store.list_feedback(since, until))
+
+
 def reliability(view) -> dict | None:
     """ECE and reliability bins of the confidences users were shown, judged by reviewers' Likert ratings
     (4-5 right, 1-2 wrong; neutral ratings and refusals left out, as `docent calibrate --from-feedback` does).

@@ -7,7 +7,16 @@ from datetime import date, timedelta
 import altair as alt
 import streamlit as st
 import ui
-from actions import MIME, export_bytes, export_name, feedback_frame, filter_feedback, flush_outbox, reliability
+from actions import (
+    MIME,
+    export_bytes,
+    export_name,
+    feedback_frame,
+    filter_feedback,
+    flush_outbox,
+    reliability,
+    usage_in_window,
+)
 from resources import get_store
 
 from feedback.export import EXPORT_FORMATS
@@ -41,6 +50,58 @@ view = filter_feedback(
     None if reviewer == "any" else reviewer,
 )
 
+figures = None
+with ui.guarded("Loading the usage figures", "Narrow the date range or try again."):
+    figures = usage_in_window(store, since, until, None if route == "any" else route)
+if figures is not None:
+    st.subheader("Usage")
+    u = st.columns(3)
+    u[0].metric("Questions", figures.questions)
+    u[1].metric("Active users", figures.users)
+    rate = figures.no_answer_rate
+    u[2].metric("Not found in the documents", "–" if rate is None else f"{rate:.0%}")
+    if figures.per_day:
+        import pandas as pd
+
+        days = pd.DataFrame(figures.per_day).melt("day", var_name="outcome", value_name="questions")
+        st.altair_chart(
+            alt.Chart(days)
+            .mark_bar()
+            .encode(
+                x=alt.X("day:T", title="Day"),
+                y=alt.Y("sum(questions):Q", title="Questions", axis=alt.Axis(tickMinStep=1, format="d")),
+                color=alt.Color(
+                    "outcome:N",
+                    title=None,
+                    scale=alt.Scale(domain=["answered", "not found"], range=["#2E6FD6", "#F2A33A"]),
+                ),
+            ),
+            width="stretch",
+        )
+        routes = {"rag": "Documents", "finetuned": "Q&A set"}
+        st.dataframe(
+            [
+                {
+                    "Answered from": routes.get(r["route"], r["route"]),
+                    "Questions": r["questions"],
+                    "Answered": f"{r['answered']:.0%}",
+                }
+                for r in figures.by_route
+            ],
+            hide_index=True,
+        )
+    top = st.columns(2)
+    for column, title, rows, empty in (
+        (top[0], "Most asked, not found", figures.top_unanswered, "Every question found an answer."),
+        (top[1], "Most thumbs down", figures.top_thumbs_down, "No thumbs down."),
+    ):
+        column.markdown(f"**{title}**")
+        if rows:
+            column.dataframe([{"Question": q, "Times": n} for q, n in rows], hide_index=True)
+        else:
+            column.caption(empty)
+
+st.subheader("Ratings")
 m = st.columns(4)
 m[0].metric("Ratings", len(view))
 ups, downs = int((view["thumbs"] == 1).sum()) if len(view) else 0, int((view["thumbs"] == -1).sum()) if len(view) else 0

@@ -58,8 +58,17 @@ def _metric(at, label):
 def test_metrics_charts_and_table(at):
     assert _metric(at, "Ratings") == "5"
     assert _metric(at, "Thumbs down") == "2"
-    assert len(at.get("vega_lite_chart")) == 5  # four of the ratings, one reliability diagram
-    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
+    assert len(at.get("vega_lite_chart")) == 6  # questions per day, four of the ratings, the reliability diagram
+    assert len(at.dataframe[-1].value) == 5  # the feedback table, last on the page
+
+
+def test_usage_counts_questions_users_and_the_thumbs_down(at):
+    assert (_metric(at, "Questions"), _metric(at, "Active users")) == ("3", "1")
+    assert _metric(at, "Not found in the documents") == "0%"
+    by_route = at.dataframe[0].value
+    assert sorted(by_route["Answered from"]) == ["Documents", "Q&A set"]
+    thumbs_down = at.dataframe[1].value
+    assert sorted(thumbs_down["Question"]) == ["question 1?", "question 2?"]
 
 
 def test_filters_narrow_the_feedback(at):
