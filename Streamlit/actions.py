@@ -122,6 +122,28 @@ def filter_feedback(
     return frame[mask]
 
 
+def export_filter(what: str, route=None, rating=None, severity=None, reviewer=None, feedback_view=None):
+    """What an export keeps of its rows so it matches the filters on screen (None: keep everything).
+
+    Feedback: the same filters as the table. Conversations: the route, and with a rating, severity or
+    reviewer filter only the answers that feedback in `feedback_view` (the filtered table) judges.
+    The fine-tuning set is the Q&A set and its corrections: the filters do not apply."""
+    if what == "feedback":
+        return lambda frame: filter_feedback(frame, route, rating, severity, reviewer)
+    if what == "turns" and (route or rating or severity or reviewer):
+
+        def keep(frame):
+            if frame.empty:
+                return frame
+            mask = frame["route"] == route if route else frame["turn_id"].notna()
+            if (rating or severity or reviewer) and feedback_view is not None:
+                mask &= frame["turn_id"].isin(set(feedback_view["turn_id"]))
+            return frame[mask]
+
+        return keep
+    return None
+
+
 def usage_in_window(store, since=None, until=None, route: str | None = None):
     """Usage figures (feedback/usage.py) for the questions asked in the window, on `route` if given."""
     from feedback.usage import usage

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -142,6 +142,34 @@ def finetune_rows(
     return list(examples.values())
 
 
+# Every export's columns, so an export with no rows still has its header row.
+TURN_COLUMNS = [
+    "turn_id",
+    *_turn_columns(None),
+    "timings_ms",
+    "references",
+    "feedback_count",
+    "thumbs_up",
+    "thumbs_down",
+]
+FEEDBACK_COLUMNS = [
+    "turn_id",
+    "reviewer",
+    "kind",
+    "created_at",
+    "updated_at",
+    "thumbs",
+    "severity",
+    "likert",
+    "likert_label",
+    "corrected_answer",
+    "comment",
+    "approved",
+    *_turn_columns(None, prefix="turn_"),
+]
+TIME_COLUMNS = ("created_at", "updated_at", "turn_created_at")
+
+
 def to_frame(rows: list[dict[str, Any]], what: ExportWhat = "turns") -> pd.DataFrame:
     import pandas as pd
 
@@ -153,7 +181,21 @@ def to_frame(rows: list[dict[str, Any]], what: ExportWhat = "turns") -> pd.DataF
         if not frame.empty and not frame["images"].map(bool).any():
             frame = frame.drop(columns="images")
         return frame
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TURN_COLUMNS if what == "turns" else FEEDBACK_COLUMNS)
+
+
+def typed_times(frame: pd.DataFrame, naive: bool = False) -> pd.DataFrame:
+    """Timestamp columns as datetimes (UTC) for formats that keep types (Parquet, XLSX; `naive` for XLSX,
+    which cannot hold a time zone); CSV and JSON Lines keep the ISO 8601 text."""
+    import pandas as pd
+
+    columns = [c for c in TIME_COLUMNS if c in frame.columns]
+    if not columns:
+        return frame
+    typed = {c: pd.to_datetime(frame[c], utc=True, errors="coerce", format="ISO8601") for c in columns}
+    if naive:
+        typed = {c: v.dt.tz_localize(None) for c, v in typed.items()}
+    return frame.assign(**typed)
 
 
 class ExportError(DocentError, ValueError):
@@ -185,6 +227,8 @@ def write_frame(frame: pd.DataFrame, fmt: ExportFormat, out: str | Path) -> Path
             f"cannot create the folder {out.parent} ({exc.strerror or exc}); "
             "choose another --out or fix its permissions."
         ) from None
+    if fmt in ("parquet", "xlsx"):
+        frame = typed_times(frame, naive=fmt == "xlsx")
     if fmt in ("csv", "xlsx"):
         if "images" in frame.columns:
             frame = frame.assign(images=frame["images"].map(lambda v: IMAGES_SEPARATOR.join(v or [])))
@@ -253,10 +297,18 @@ def export(
 
 
 def export_bytes(
-    store: FeedbackStore, what: ExportWhat, fmt: ExportFormat, since: TimeBound = None, until: TimeBound = None
+    store: FeedbackStore,
+    what: ExportWhat,
+    fmt: ExportFormat,
+    since: TimeBound = None,
+    until: TimeBound = None,
+    keep: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> bytes:
-    """The export as bytes (a download button, an HTTP response), written by `write_frame` so it is as safe."""
+    """The export as bytes (a download button, an HTTP response), written by `write_frame` so it is as safe.
+    `keep` narrows the rows first (the app passes the filters on screen)."""
     frame = collect(store, what, since, until)
+    if keep is not None:
+        frame = keep(frame)
     with tempfile.TemporaryDirectory(prefix="docent-export-") as tmp:
         return write_frame(frame, fmt, Path(tmp) / f"export.{fmt}").read_bytes()
 

@@ -10,6 +10,7 @@ import ui
 from actions import (
     MIME,
     export_bytes,
+    export_filter,
     export_name,
     feedback_frame,
     filter_feedback,
@@ -205,32 +206,54 @@ else:
     TABLE_ROWS = 1000
     if len(view) > TABLE_ROWS:
         st.caption(f"The newest {TABLE_ROWS:,} of {len(view):,} ratings; the exports below hold all of them.")
+    columns = [
+        "created_at",
+        "reviewer",
+        "kind",
+        "thumbs",
+        "severity",
+        "likert_label",
+        "route",
+        "confidence",
+        "question",
+        "answer",
+        "corrected_answer",
+        "comment",
+        "approved",
+    ]
+    table = view.sort_values("created_at", ascending=False).head(TABLE_ROWS)[columns]
+    text = ["reviewer", "kind", "severity", "likert_label", "question", "answer", "corrected_answer", "comment"]
+    table = table.assign(
+        thumbs=table["thumbs"].map({1: "up", -1: "down"}).fillna(""),
+        route=table["route"].map({"rag": "Documents", "finetuned": "Q&A set"}).fillna(table["route"]).fillna(""),
+        **{c: table[c].fillna("") for c in text},
+    )
     st.dataframe(
-        view.sort_values("created_at", ascending=False).head(TABLE_ROWS)[
-            [
-                "created_at",
-                "reviewer",
-                "kind",
-                "thumbs",
-                "severity",
-                "likert_label",
-                "route",
-                "confidence",
-                "question",
-                "answer",
-                "corrected_answer",
-                "comment",
-                "approved",
-            ]
-        ],
+        table,
         hide_index=True,
         width="stretch",
+        column_config={
+            "created_at": st.column_config.TextColumn("When (UTC)"),
+            "reviewer": "Reviewer",
+            "kind": "Kind",
+            "thumbs": st.column_config.TextColumn("Thumbs"),
+            "severity": "Severity",
+            "likert_label": "Rating",
+            "route": "Answered from",
+            "confidence": st.column_config.NumberColumn("Confidence", format="%.2f"),
+            "question": "Question",
+            "answer": "Answer",
+            "corrected_answer": "Corrected answer",
+            "comment": "Comment",
+            "approved": "Approved",
+        },
     )
 
 st.subheader("Export")
 st.caption(
-    "Dates as chosen above (inclusive, UTC). Fine-tuning: the Q&A set plus approved corrections, "
-    "as `instruction,response[,context][,images]`."
+    "Dates and filters as chosen above (dates inclusive, UTC). Conversations follow the route, and a rating, "
+    "severity or reviewer filter keeps the answers that feedback judges. Fine-tuning: the Q&A set plus approved "
+    "corrections, as `instruction,response[,context][,images]`; the filters do not apply to it."
 )
 # A download is built on click, outside this script run, where Streamlit can only say "Failed to
 # generate file for download": the reason is kept here and shown on the next run (issue 11).
@@ -242,7 +265,15 @@ failed_exports.clear()
 
 def _export(what: str, fmt: str, failures: dict = failed_exports) -> bytes:
     try:
-        return export_bytes(store, what, fmt, since, until)
+        keep = export_filter(
+            what,
+            None if route == "any" else route,
+            None if rating == "any" else rating,
+            None if severity == "any" else severity,
+            None if reviewer == "any" else reviewer,
+            view,
+        )
+        return export_bytes(store, what, fmt, since, until, keep=keep)
     except Exception as exc:
         failures[(what, fmt)] = f"The {what} {fmt.upper()} export failed: {exc}"
         raise

@@ -142,3 +142,50 @@ def test_the_reliability_diagram_judges_the_confidence_shown_by_the_ratings(at):
     # two reviews rated 2 (wrong) of answers shown at 0.5 and 0.7: the shown confidence overstates by 0.6
     assert _metric(at, "Calibration error (ECE)") == "0.60"
     assert any("2 rated answers" in c.value for c in at.caption)
+
+
+def test_exports_follow_the_filters_on_screen(at, backend, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.syspath_prepend(str(APP_DIR))
+    from actions import export_bytes, export_filter, feedback_frame, filter_feedback
+
+    def read(what, keep):
+        return pd.read_csv(io.BytesIO(export_bytes(backend.store, what, "csv", keep=keep)))
+
+    finetuned = read("feedback", export_filter("feedback", route="finetuned"))
+    assert len(finetuned) == 2 and set(finetuned["route"]) == {"finetuned"}
+    majors = read("feedback", export_filter("feedback", severity="major"))
+    assert list(majors["severity"]) == ["major"]
+    # conversations: the route, and with a feedback filter only the answers that feedback judges
+    assert set(read("turns", export_filter("turns", route="rag"))["route"]) == {"rag"}
+    view = filter_feedback(feedback_frame(backend.store), severity="major")
+    judged = read("turns", export_filter("turns", severity="major", feedback_view=view))
+    assert list(judged["question"]) == ["question 1?"]
+    assert export_filter("finetune", route="rag") is None  # the Q&A set has no routes or ratings
+
+
+def test_an_export_with_no_rows_keeps_its_header_and_times_are_typed(backend, monkeypatch, tmp_path):
+    import openpyxl
+    import pyarrow.parquet as pq
+
+    monkeypatch.syspath_prepend(str(APP_DIR))
+    from actions import export_bytes, export_filter
+
+    nothing = export_bytes(backend.store, "turns", "csv", keep=export_filter("turns", route="nowhere"))
+    assert nothing.decode("utf-8").splitlines()[0].startswith("turn_id,session_id,user,created_at,question")
+    empty_feedback = export_bytes(backend.store, "feedback", "csv", since="2001-01-01", until="2001-01-02")
+    assert empty_feedback.decode("utf-8").splitlines() == [empty_feedback.decode("utf-8").splitlines()[0]]
+    assert "reviewer" in empty_feedback.decode("utf-8")
+
+    (tmp_path / "f.parquet").write_bytes(export_bytes(backend.store, "feedback", "parquet"))
+    schema = pq.read_schema(tmp_path / "f.parquet")
+    assert str(schema.field("created_at").type).startswith("timestamp") and "UTC" in str(
+        schema.field("created_at").type
+    )
+    (tmp_path / "f.xlsx").write_bytes(export_bytes(backend.store, "feedback", "xlsx"))
+    sheet = openpyxl.load_workbook(tmp_path / "f.xlsx").active
+    header = [c.value for c in sheet[1]]
+    from datetime import datetime
+
+    assert isinstance(sheet.cell(row=2, column=header.index("created_at") + 1).value, datetime)
