@@ -146,8 +146,12 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
 
     # 5. analytics shows the rating; exports download and read back
     _open(page, "Analytics", "Analytics")
+    from playwright.sync_api import expect
+
     thumbs_down = page.get_by_test_id("stMetric").filter(has_text="Thumbs down")
-    assert thumbs_down.get_by_test_id("stMetricValue").inner_text().strip() == "1"
+    expect(thumbs_down.get_by_test_id("stMetricValue")).to_have_text(
+        "1", timeout=120_000
+    )  # waits out a rerun in progress
     page.get_by_test_id("stVegaLiteChart").first.wait_for()
     _shot(page, out, "analytics.png", height=1400)
     frames = {}
@@ -166,7 +170,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
     _open(page, "Knowledge", "Knowledge base")
     page.get_by_role("tab", name="Index").click()
     documents = page.get_by_test_id("stMetric").filter(has_text="Documents")
-    assert documents.get_by_test_id("stMetricValue").inner_text().strip() == "4"
+    expect(documents.get_by_test_id("stMetricValue")).to_have_text("4", timeout=120_000)
     page.get_by_test_id("stDataFrame").first.wait_for()
     _shot(page, out, "knowledge.png")
 
