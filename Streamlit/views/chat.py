@@ -55,10 +55,21 @@ def pair_images() -> dict[str, list[str]]:
 
 
 _run_cache: dict = {}
+EXAMPLES = 3  # example questions on an empty chat, from the Q&A set
+
+
+NOT_FOUND_TIPS = (
+    "Try other words, or name the document, product or team you mean. If the answer should be in your "
+    "company's documents, ask your Docent administrator to add the document."
+)
 
 
 def render_meta(turn, extra: dict) -> None:
     conf_text, colour = confidence_label(turn.confidence, extra.get("band") or band(turn.confidence))
+    if turn.abstained:  # a distinct state: no references, what to try instead
+        st.markdown(f":orange-badge[:material/search_off: Not found in the documents] :{colour}-badge[{conf_text}]")
+        st.caption(NOT_FOUND_TIPS)
+        return
     route_colour = "violet" if turn.route == "finetuned" else "blue"
     st.markdown(f":{route_colour}-badge[{ROUTE_LABELS.get(turn.route, turn.route)}] :{colour}-badge[{conf_text}]")
     if extra.get("notice"):
@@ -138,6 +149,14 @@ if not turns:
         "Ask about policies, procedures, products: Docent answers from your company's documents "
         "and shows where each answer comes from."
     )
+    examples = []
+    with ui.guarded("Loading example questions"):
+        examples = [p.question for p in store.list_qa_pairs()[:EXAMPLES]]
+    if examples:
+        st.caption("For example:")
+        for i, example in enumerate(examples):
+            if st.button(inline(example), key=f"example_{i}", icon=":material/chat_bubble:"):
+                st.session_state["pending_question"] = example
 
 for turn in turns:
     with st.chat_message("user"):
@@ -148,7 +167,9 @@ for turn in turns:
         with ui.guarded("Loading the ratings"):
             render_feedback(turn, store.feedback_for_turn(turn.turn_id))
 
-question = st.chat_input("Ask a question about your company's documents")
+question = st.chat_input("Ask a question about your company's documents") or st.session_state.pop(
+    "pending_question", None
+)
 if question:
     with st.chat_message("user"):
         show_text(question)
@@ -173,6 +194,8 @@ if question:
         try:
             shown, streamed = st.empty(), ""
             for text in tokens():  # rendered through the sanitiser as it streams (an answer may be a correction)
+                if not streamed:
+                    status.empty()  # the answer has started: the "Searching…" line goes
                 streamed += text
                 shown.markdown(safe_markdown(streamed))
         except InvalidQuestion as exc:

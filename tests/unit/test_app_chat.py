@@ -182,3 +182,24 @@ def test_a_backend_that_cannot_start_is_a_short_error(backend, monkeypatch):
     assert not at.exception
     assert any("Starting Docent failed" in e.value and "refused" in e.value for e in at.error)
     assert not at.chat_input
+
+
+def test_an_answer_not_found_is_its_own_state_without_references(at):
+    at.run()
+    _ask(at, "Which Kubernetes ingress controller does Databricks Unity Catalog need?")
+    text = _markdown(at)
+    assert "Not found in the documents" in text
+    assert "Answered from the documents" not in text and "**References**" not in text
+    assert any("ask your Docent administrator to add the document" in c.value for c in at.caption)
+
+
+def test_an_empty_chat_offers_example_questions_that_ask_when_clicked(at, backend):
+    at.run()
+    examples = [b for b in at.button if b.key and b.key.startswith("example_")]
+    pairs = [p.question for p in backend.store.list_qa_pairs()[:3]]
+    assert examples and [b.label for b in examples] == pairs  # (no Markdown characters in these)
+    examples[0].click().run()
+    assert not at.exception, at.exception
+    text = _markdown(at)
+    assert "Answered from the Q&A set" in text
+    assert not [b for b in at.button if b.key and b.key.startswith("example_")]  # the chat is no longer empty
