@@ -101,22 +101,42 @@ def render_feedback(turn, feedback) -> None:
         on_change=_on_thumbs,
         args=(turn.turn_id,),
     )
-    with st.expander("Tell us more", icon=":material/edit_note:"):
+    # the form starts from what this user already sent, so sending again revises it instead of resetting it
+    mine = next((f for f in feedback if f.kind == "review" and f.reviewer == identity.user), None)
+    label = "Your feedback (sent)" if mine else "Tell us more"
+    with st.expander(label, icon=":material/edit_note:"):
         with st.form(f"more_{turn.turn_id}", clear_on_submit=False, border=False):
             severity = st.radio(
-                "How bad is the problem?", ["none", "minor", "major"], horizontal=True, key=f"more_sev_{turn.turn_id}"
+                "How bad is the problem?",
+                ["none", "minor", "major"],
+                index=["none", "minor", "major"].index(mine.severity or "none") if mine else 0,
+                horizontal=True,
+                key=f"more_sev_{turn.turn_id}",
             )
             likert = st.select_slider(
                 "The answer is correct",
                 options=[1, 2, 3, 4, 5],
-                value=3,
+                value=(mine.likert or 3) if mine else 3,
                 format_func=likert_text,
                 key=f"more_likert_{turn.turn_id}",
             )
-            corrected = st.text_area("What should the answer have been? (optional)", key=f"more_fix_{turn.turn_id}")
-            comment = st.text_area("Comment (optional)", key=f"more_comment_{turn.turn_id}")
+            corrected = st.text_area(
+                "What should the answer have been? (optional)",
+                value=(mine.corrected_answer or "") if mine else "",
+                key=f"more_fix_{turn.turn_id}",
+            )
+            comment = st.text_area(
+                "Comment (optional)", value=(mine.comment or "") if mine else "", key=f"more_comment_{turn.turn_id}"
+            )
             if st.form_submit_button("Send feedback"):
                 thumbs_value = st.session_state.get(key)
+                if severity == "none" and likert == 3 and not corrected.strip() and not comment.strip() and not mine:
+                    st.warning(
+                        "Nothing to send yet: say how bad the problem is, how far you agree that the answer is "
+                        "correct, or write a correction or a comment.",
+                        icon="✏️",
+                    )
+                    return
                 with ui.guarded("Saving your feedback"):
                     outcome = save_review(
                         store,
@@ -130,6 +150,7 @@ def render_feedback(turn, feedback) -> None:
                         limits=review_limits(get_settings()),
                     )
                     st.success(f"Thank you, a reviewer will look at it. {outcome.saved}")
+                    st.toast("Feedback sent: thank you.", icon=":material/check_circle:")  # seen above the chat input
 
 
 top = st.columns([5, 1], vertical_alignment="bottom")

@@ -49,13 +49,33 @@ with ui.guarded("Loading the review queue"):
         until=until,
         confidence_below=threshold if queue_filter == "low_confidence" else None,
     )
-st.caption(f"{len(queue)} answer{'s' if len(queue) != 1 else ''} in this queue, newest first.")
+feedback_of: dict = {}
+with ui.guarded("Loading the ratings"):
+    feedback_of = {turn.turn_id: store.feedback_for_turn(turn.turn_id) for turn in queue}
+
+
+def review_state(feedback) -> str:
+    """'approved' (a correction went into the Q&A set), 'reviewed' (someone reviewed it) or ''."""
+    if any(f.approved for f in feedback):
+        return "approved"
+    return "reviewed" if any(f.kind == "review" for f in feedback) else ""
+
+
+states = {turn.turn_id: review_state(feedback_of.get(turn.turn_id, [])) for turn in queue}
+done = sum(1 for s in states.values() if s)
+hide_done = st.toggle("Hide reviewed answers", key="review_hide_done", disabled=not done)
+if hide_done:
+    queue = [turn for turn in queue if not states[turn.turn_id]]
+st.caption(
+    f"{len(queue)} answer{'s' if len(queue) != 1 else ''} in this queue, newest first"
+    + (f" ({done} reviewed{', hidden' if hide_done else ''})." if done else ".")
+)
 if not queue:
     st.info("Nothing to review with these filters.", icon="✅")
 
 
 def render_item(turn) -> None:
-    existing = store.feedback_for_turn(turn.turn_id)
+    existing = feedback_of.get(turn.turn_id) or store.feedback_for_turn(turn.turn_id)
     mine = next((f for f in existing if f.reviewer == identity.user and f.kind == "review"), None)
     suggested = next((f.corrected_answer for f in existing if f.corrected_answer), "")
     conf_text, colour = confidence_label(turn.confidence, band(turn.confidence))
@@ -140,9 +160,13 @@ def render_item(turn) -> None:
                     st.success(message, icon="✅")
 
 
+MARKS = {"approved": ("Approved · ", ":material/verified:"), "reviewed": ("Reviewed · ", ":material/task_alt:")}
 for turn in queue:
+    mark, icon = MARKS.get(states.get(turn.turn_id, ""), ("", None))
     with st.expander(
-        f"{inline(turn.question, max_chars=90)}  ·  {round(turn.confidence * 100)}%", expanded=len(queue) == 1
+        f"{mark}{inline(turn.question, max_chars=90)}  ·  {round(turn.confidence * 100)}%",
+        expanded=len(queue) == 1,
+        icon=icon,
     ):
         with ui.guarded("Showing this answer"):
             render_item(turn)

@@ -203,3 +203,25 @@ def test_an_empty_chat_offers_example_questions_that_ask_when_clicked(at, backen
     text = _markdown(at)
     assert "Answered from the Q&A set" in text
     assert not [b for b in at.button if b.key and b.key.startswith("example_")]  # the chat is no longer empty
+
+
+def test_empty_feedback_is_refused_and_sent_feedback_is_shown_again(at, backend):
+    at.run()
+    _ask(at, "Who approves my leave request?")
+    sid = at.query_params["s"]
+    sid = sid[0] if isinstance(sid, list) else sid
+    turn = backend.store.session_turns(sid, "local")[-1]
+    at.button[[b.label for b in at.button].index("Send feedback")].click().run()
+    assert any("Nothing to send yet" in w.value for w in at.warning)
+    assert backend.store.feedback_for_turn(turn.turn_id) == []
+
+    at.radio(key=f"more_sev_{turn.turn_id}").set_value("minor")
+    at.text_area(key=f"more_comment_{turn.turn_id}").input("Name the manager's deputy too")
+    at.button[[b.label for b in at.button].index("Send feedback")].click().run()
+    assert any("Thank you" in s.value for s in at.success)
+    again = app_test()  # a reload: the form shows what was sent, so sending again cannot reset it
+    again.query_params["s"] = sid
+    again.run()
+    assert again.radio(key=f"more_sev_{turn.turn_id}").value == "minor"
+    assert again.text_area(key=f"more_comment_{turn.turn_id}").value == "Name the manager's deputy too"
+    assert any(e.label == "Your feedback (sent)" for e in again.expander)

@@ -115,3 +115,24 @@ def test_low_confidence_and_route_filters(backend, at):
     at.number_input(key="review_threshold").set_value(0.5)
     at.selectbox(key="review_route").set_value("finetuned").run()
     assert not any("Is the canteen open on Sundays?" in e.label for e in at.expander)
+
+
+def test_reviewed_and_approved_answers_are_marked_and_can_be_hidden(backend, at):
+    reviewed = _answer(backend, "Where do I apply for a parking permit?", session="review-session-marks")
+    pending = _answer(backend, "How much does a parking permit cost?", session="review-session-marks")
+    for turn in (reviewed, pending):
+        backend.store.save_feedback(
+            Feedback.new(turn_id=turn.turn_id, reviewer="ana@corp.com", kind="thumbs", thumbs=-1)
+        )
+    backend.store.save_feedback(
+        Feedback.new(turn_id=reviewed.turn_id, reviewer="bo@corp.com", kind="review", likert=2, severity="minor")
+    )
+    at.segmented_control(key="review_filter").set_value("thumbs_down").run()
+    labels = {e.label for e in at.expander}
+    assert any(label.startswith("Reviewed · Where do I apply for a parking permit") for label in labels), labels
+    assert any(label.startswith("How much does a parking permit cost") for label in labels), labels
+    at.toggle(key="review_hide_done").set_value(True).run()
+    assert not at.exception, at.exception
+    labels = {e.label for e in at.expander}
+    assert not any("Where do I apply for a parking permit" in label for label in labels)
+    assert any("How much does a parking permit cost" in label for label in labels)
