@@ -182,9 +182,14 @@ def save_uploads(files: Sequence[Any], upload_dir: Path) -> list[Path]:
     return saved
 
 
-def ingest_uploads(settings, index, embedder, upload_dir: Path, base_url: str | None = None):
-    """Sync the upload folder into the index; unchanged files are skipped. Returns the SyncSummary."""
+def ingest_uploads(settings, index, embedder, paths: Path | Sequence[Path], base_url: str | None = None):
+    """Index `paths` (the files just uploaded, or a folder); unchanged files are skipped. Returns the SyncSummary.
+
+    Only what is given is indexed: re-syncing the whole uploads folder brought back documents an admin had
+    removed and gave every earlier upload this upload's "Published at"."""
     from ingest.sync import SyncOptions, sync_paths
+
+    paths = [paths] if isinstance(paths, Path) else list(paths)
 
     options = SyncOptions(
         child_chars=settings.child_chunk_chars,
@@ -192,7 +197,18 @@ def ingest_uploads(settings, index, embedder, upload_dir: Path, base_url: str | 
         parent_chars=settings.parent_chunk_chars,
         base_url=(base_url or "").strip() or None,
     )
-    return sync_paths([upload_dir], index, embedder, options)
+    return sync_paths(paths, index, embedder, options)
+
+
+def remove_document(index, source: str, upload_dir: Path) -> bool:
+    """Remove `source` from the index and, when it was uploaded here, its file under `upload_dir` (so no later
+    upload or sync brings it back). Returns whether a file was deleted."""
+    delete_source(index, source)
+    file = (upload_dir / source).resolve()
+    if file.is_file() and file.is_relative_to(upload_dir.resolve()):
+        file.unlink()
+        return True
+    return False
 
 
 def import_qa_file(store, path: Path):

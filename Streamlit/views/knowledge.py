@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 import ui
-from actions import delete_source, import_qa_file, ingest_uploads, safe_filename, save_uploads
+from actions import import_qa_file, ingest_uploads, remove_document, safe_filename, save_uploads
 from outbox_view import render_outbox
 from resources import get_embedder, get_index, get_settings, get_store
 from safe_text import inline
@@ -25,7 +25,8 @@ docs_tab, index_tab, qa_tab, outbox_tab = st.tabs(["Add documents", "Index", "Q&
 with docs_tab:
     st.caption(
         "Markdown, text, HTML, PDF, Word, Excel and CSV. Files are kept under the data folder's "
-        "uploads/ and re-indexed only when they change."
+        'uploads/; uploading a file again re-indexes it only when it changed. "Published at" applies to '
+        "the files uploaded with it."
     )
     with st.form("upload", clear_on_submit=True):
         files = st.file_uploader(
@@ -48,12 +49,15 @@ with docs_tab:
             with ui.guarded("Indexing the uploaded files", "Check the files and try again."):
                 saved = save_uploads(files, upload_dir)
                 with st.spinner(f"Indexing {len(saved)} file(s)…"):
-                    summary = ingest_uploads(settings, get_index(), get_embedder(), upload_dir, base_url)
+                    summary = ingest_uploads(settings, get_index(), get_embedder(), saved, base_url)
                 st.success(f"Indexed: {summary.describe()}.")
                 for item in summary.skipped:
                     st.warning(f"Skipped {inline(item.source)}: {inline(item.reason)}")
 
 with index_tab:
+    removed = st.session_state.pop("kb_removed", None)
+    if removed:
+        st.success(removed, icon=":material/delete:")
     with ui.guarded("Reading the index status"):
         index = get_index()
         stats = index.stats()
@@ -83,13 +87,18 @@ with index_tab:
             )
             with st.form("delete_source"):
                 victim = st.selectbox("Remove a document from the index", sorted(sources), key="kb_victim")
-                confirm = st.checkbox("Yes, remove it (the file itself is not deleted)", key="kb_confirm")
+                confirm = st.checkbox(
+                    "Yes, remove it from the index (and its uploaded copy, if it was uploaded here)", key="kb_confirm"
+                )
                 if st.form_submit_button("Remove"):
                     if not confirm:
                         st.warning("Tick the box to confirm first.")
                     else:
-                        delete_source(index, victim)
-                        st.success(f"Removed {victim} from the index.")
+                        file_gone = remove_document(index, victim, upload_dir)
+                        st.session_state["kb_removed"] = f"Removed {inline(victim)} from the index" + (
+                            " and deleted its uploaded file." if file_gone else "."
+                        )
+                        st.rerun()  # the table above lists the index as it is now
         else:
             st.info("The index is empty: add documents in the first tab or run `docent ingest FOLDER`.")
 

@@ -84,3 +84,39 @@ def test_qa_import_reports_problems_and_adds_pairs(at, backend):
     assert len(backend.store.list_qa_pairs()) == before + 1
     at.run()
     assert any("Where is the canteen?" in df.value.to_string() for df in at.dataframe)
+
+
+def test_a_removed_upload_stays_gone_and_published_at_belongs_to_its_upload(at, backend):
+    index = backend.chain.retriever.index
+    at.file_uploader(key="kb_files").set_value(
+        [
+            (
+                "canteen.md",
+                b"# Canteen\n\nThe canteen serves lunch from 12:00 to 14:00 on the ground floor.\n",
+                "text/markdown",
+            ),
+            ("lockers.md", b"# Lockers\n\nLockers are assigned by the facilities desk for a year.\n", "text/markdown"),
+        ]
+    )
+    at.text_input(key="kb_base_url").input("https://wiki.example.com/first")
+    _click(at, "Upload and index")
+    assert {"canteen.md", "lockers.md"} <= set(index.list_sources())
+
+    at.selectbox(key="kb_victim").set_value("canteen.md")
+    at.checkbox(key="kb_confirm").check()
+    _click(at, "Remove")
+    assert any("deleted its uploaded file" in s.value for s in at.success)
+    assert "canteen.md" not in [r["source"] for r in at.dataframe[0].value.to_dict("records")]  # refreshed
+    assert not (backend.settings.data_dir / "uploads" / "canteen.md").exists()
+
+    at.file_uploader(key="kb_files").set_value(
+        [("parking2.md", b"# Bikes\n\nBike racks are behind building B.\n", "text/markdown")]
+    )
+    at.text_input(key="kb_base_url").input("https://wiki.example.com/second")
+    _click(at, "Upload and index")
+    assert any("Indexed: 1 added" in s.value for s in at.success)  # nothing else was touched
+    sources = index.list_sources()
+    assert "canteen.md" not in sources and "parking2.md" in sources
+    lockers = backend.chain.answer_sync("Who assigns the lockers?")
+    urls = [r.url or "" for r in lockers.references if r.source == "lockers.md"]
+    assert urls and all(u.startswith("https://wiki.example.com/first/") for u in urls)
