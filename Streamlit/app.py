@@ -33,21 +33,25 @@ st.logo(str(ASSETS / "logo.svg"), size="large")
 
 identity = ui.identity_or_stop()
 
-PAGES = {
-    "chat": st.Page(
-        str(HERE / "views" / "chat.py"), title="Chat", icon=":material/chat:", url_path="chat", default=True
-    ),
-    "review": st.Page(
-        str(HERE / "views" / "review.py"), title="Review", icon=":material/rate_review:", url_path="review"
-    ),
-    "analytics": st.Page(
-        str(HERE / "views" / "analytics.py"), title="Analytics", icon=":material/monitoring:", url_path="analytics"
-    ),
-    "knowledge": st.Page(
-        str(HERE / "views" / "knowledge.py"), title="Knowledge", icon=":material/library_books:", url_path="knowledge"
-    ),
+# Every page is registered, so opening one the role may not use (a bookmark, a shared link) shows which role it
+# needs (ui.require) instead of Streamlit's "Page not found"; pages the role may not use stay out of the menu.
+PAGE_SPECS = {
+    "chat": dict(title="Chat", icon=":material/chat:", default=True),
+    "review": dict(title="Review", icon=":material/rate_review:"),
+    "analytics": dict(title="Analytics", icon=":material/monitoring:"),
+    "knowledge": dict(title="Knowledge", icon=":material/library_books:"),
 }
-page = st.navigation([p for name, p in PAGES.items() if can_view(identity, name)])
+PAGES = {
+    name: st.Page(
+        str(HERE / "views" / f"{name}.py"),
+        url_path=name,
+        visibility="visible" if can_view(identity, name) else "hidden",
+        **spec,
+    )
+    for name, spec in PAGE_SPECS.items()
+}
+page = st.navigation(list(PAGES.values()))
+st.session_state["menu_pages"] = [name for name in PAGES if can_view(identity, name)]  # what the menu lists
 
 with st.sidebar:
     st.markdown(f"**{identity.user}**")
