@@ -43,17 +43,16 @@ rating = cols[2].selectbox("Rating", ["any", "thumbs up", "thumbs down", "review
 severity = cols[3].selectbox("Severity", ["any", "minor", "major"], key="an_severity")
 reviewers = sorted(frame["reviewer"].dropna().unique()) if not frame.empty else []
 reviewer = cols[4].selectbox("Reviewer", ["any", *reviewers], key="an_reviewer")
-view = filter_feedback(
-    frame,
-    None if route == "any" else route,
-    None if rating == "any" else rating,
-    None if severity == "any" else severity,
-    None if reviewer == "any" else reviewer,
-)
+# the filters as chosen ("any" = not filtered); the table, the charts and every export follow them
+chosen = {
+    name: None if value == "any" else value
+    for name, value in (("route", route), ("rating", rating), ("severity", severity), ("reviewer", reviewer))
+}
+view = filter_feedback(frame, **chosen)
 
 figures = None
 with ui.guarded("Loading the usage figures", "Narrow the date range or try again."):
-    figures = usage_in_window(store, since, until, None if route == "any" else route)
+    figures = usage_in_window(store, since, until, chosen["route"])
 if figures is not None:
     st.subheader("Usage")
     u = st.columns(3)
@@ -265,14 +264,7 @@ failed_exports.clear()
 
 def _export(what: str, fmt: str, failures: dict = failed_exports) -> bytes:
     try:
-        keep = export_filter(
-            what,
-            None if route == "any" else route,
-            None if rating == "any" else rating,
-            None if severity == "any" else severity,
-            None if reviewer == "any" else reviewer,
-            view,
-        )
+        keep = export_filter(what, **chosen, feedback_view=view)
         return export_bytes(store, what, fmt, since, until, keep=keep)
     except Exception as exc:
         failures[(what, fmt)] = f"The {what} {fmt.upper()} export failed: {exc}"

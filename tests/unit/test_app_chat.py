@@ -31,6 +31,15 @@ def _ask(at, question: str):
     return at
 
 
+def _ask_for_turn(at, backend, question: str):
+    """Ask on a fresh page; returns the saved turn (the page's conversation is in ?s=)."""
+    at.run()
+    _ask(at, question)
+    sid = at.query_params["s"]
+    sid = sid[0] if isinstance(sid, list) else sid
+    return sid, backend.store.session_turns(sid, "local")[-1]
+
+
 def test_first_visit_shows_local_identity_and_a_session_id(at):
     at.run()
     assert not at.exception
@@ -77,11 +86,7 @@ def test_qa_pair_answer_shows_matched_question(at):
 
 
 def test_thumbs_and_tell_us_more_are_saved(at, backend):
-    at.run()
-    _ask(at, "How many leave days carry over?")
-    sid = at.query_params["s"]
-    sid = sid[0] if isinstance(sid, list) else sid
-    turn = backend.store.session_turns(sid, "local")[-1]
+    _, turn = _ask_for_turn(at, backend, "How many leave days carry over?")
     at.feedback(key=f"thumbs_{turn.turn_id}").set_value(0).run()
     saved = backend.store.feedback_for_turn(turn.turn_id)
     assert [(f.kind, f.thumbs) for f in saved] == [("thumbs", -1)]
@@ -206,11 +211,7 @@ def test_an_empty_chat_offers_example_questions_that_ask_when_clicked(at, backen
 
 
 def test_empty_feedback_is_refused_and_sent_feedback_is_shown_again(at, backend):
-    at.run()
-    _ask(at, "Who approves my leave request?")
-    sid = at.query_params["s"]
-    sid = sid[0] if isinstance(sid, list) else sid
-    turn = backend.store.session_turns(sid, "local")[-1]
+    sid, turn = _ask_for_turn(at, backend, "Who approves my leave request?")
     at.button[[b.label for b in at.button].index("Send feedback")].click().run()
     assert any("Nothing to send yet" in w.value for w in at.warning)
     assert backend.store.feedback_for_turn(turn.turn_id) == []
