@@ -63,13 +63,14 @@ with st.sidebar:
         st.switch_page(PAGES["chat"])
     if identity.source == "oidc" and st.button("Sign out", width="stretch"):
         st.logout()
-    with st.expander("Backend", expanded=False):
-        with ui.guarded("Reading the backend settings"):
-            s = get_settings()
-            st.caption(
-                f"Index: {s.index_backend} · Embeddings: {s.embeddings_backend} · "
-                f"Answers: {s.llm_backend} · Store: {s.store_backend}"
-            )
+    if identity.has("admin"):  # backend details are for the people who run Docent, not for employees
+        with st.expander("Backend", expanded=False):
+            with ui.guarded("Reading the backend settings"):
+                s = get_settings()
+                st.caption(
+                    f"Index: {s.index_backend} · Embeddings: {s.embeddings_backend} · "
+                    f"Answers: {s.llm_backend} · Store: {s.store_backend}"
+                )
 
 try:
     get_store()

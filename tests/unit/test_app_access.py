@@ -73,10 +73,12 @@ def test_oidc_reviewer_and_admin(oidc):
     at.user = {"is_logged_in": True, "email": "bo@corp.com"}
     at.run()
     assert _nav(at) == ["chat", "review"]
+    assert not [e for e in at.sidebar.expander if e.label == "Backend"]  # backend details: admins only
     admin = app_test()
     admin.user = {"is_logged_in": True, "email": "root@corp.com"}
     admin.run()
     assert _nav(admin) == ["analytics", "chat", "knowledge", "review"]
+    assert [e for e in admin.sidebar.expander if e.label == "Backend"]
     admin.switch_page("views/knowledge.py").run()
     assert not admin.error and admin.title[0].value == "Knowledge base"
 
