@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.app_corpus import REPO, build_app_data, start_app_server
+from tests.fixtures.axe import axe_source, serious_violations
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -98,6 +99,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
 
     base, _ = server
     out = tmp_path / "screenshots"
+    axe = axe_source()
     out.mkdir()
 
     # 1. ask: the answer streams in with its route, confidence and a deep link
@@ -135,6 +137,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
     item.get_by_role("button", name="Save review").click()
     page.get_by_text("added to the Q&A set").wait_for()
     _shot(page, out, "review.png", height=1500)
+    assert serious_violations(page, axe) == []  # axe-core (WCAG A/AA): nothing serious or critical
 
     # 4. the same question, reworded, now gets the corrected answer from the Q&A set
     _open(page, "Chat", "Ask Docent")
@@ -143,6 +146,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
     page.get_by_text("Answered from the Q&A set").wait_for(timeout=240_000)
     assert CORRECTION in page.get_by_test_id("stChatMessage").last.inner_text()
     _shot(page, out, "chat.png")
+    assert serious_violations(page, axe) == []  # axe-core (WCAG A/AA): nothing serious or critical
 
     # 5. analytics shows the rating; exports download and read back
     _open(page, "Analytics", "Analytics")
@@ -154,6 +158,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
     )  # waits out a rerun in progress
     page.get_by_test_id("stVegaLiteChart").first.wait_for()
     _shot(page, out, "analytics.png", height=1400)
+    assert serious_violations(page, axe) == []  # axe-core (WCAG A/AA): nothing serious or critical
     frames = {}
     for fmt in ("CSV", "XLSX"):
         with page.expect_download() as info:
@@ -173,6 +178,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
     expect(documents.get_by_test_id("stMetricValue")).to_have_text("4", timeout=120_000)
     page.get_by_test_id("stDataFrame").first.wait_for()
     _shot(page, out, "knowledge.png")
+    assert serious_violations(page, axe) == []  # axe-core (WCAG A/AA): nothing serious or critical
 
     if os.environ.get("DOCENT_UPDATE_SCREENSHOTS") == "1":  # refresh the README's pictures on demand
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
