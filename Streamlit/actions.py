@@ -87,12 +87,18 @@ def likert_text(value: int) -> str:
 # --- analytics + exports ----------------------------------------------------------------------
 
 
-def feedback_frame(store, since=None, until=None):
-    """One row per feedback joined with its turn (feedback/export.py shapes it)."""
+def load_window(store, since=None, until=None):
+    """(the feedback in the window, every turn up to its end): one read each, shared by the Analytics page's
+    table and usage figures (a rating may judge a turn asked before the window)."""
+    return store.list_feedback(since, until), store.list_turns(until=until)
+
+
+def feedback_frame(store, since=None, until=None, loaded=None):
+    """One row per feedback joined with its turn (feedback/export.py shapes it); `loaded`: load_window's result."""
     from feedback.export import feedback_rows, to_frame
 
-    feedback = store.list_feedback(since, until)
-    turns = {t.turn_id: t for t in store.list_turns(until=until)}  # one read instead of one per feedback
+    feedback, listed = loaded if loaded is not None else load_window(store, since, until)
+    turns = {t.turn_id: t for t in listed}  # one read instead of one per feedback
     for turn_id in {f.turn_id for f in feedback} - turns.keys():
         turn = store.get_turn(turn_id)
         if turn is not None:
@@ -144,12 +150,16 @@ def export_filter(what: str, route=None, rating=None, severity=None, reviewer=No
     return None
 
 
-def usage_in_window(store, since=None, until=None, route: str | None = None):
-    """Usage figures (feedback/usage.py) for the questions asked in the window, on `route` if given."""
+def usage_in_window(loaded, since=None, until=None, route: str | None = None):
+    """Usage figures (feedback/usage.py) for the questions asked in the window, on `route` if given;
+    `loaded`: load_window's result for the same window."""
+    from feedback.store import in_window, time_window
     from feedback.usage import usage
 
-    turns = store.list_turns(since, until, route=route)
-    return usage(turns, store.list_feedback(since, until))
+    feedback, turns = loaded
+    lo, hi = time_window(since, until)
+    asked = [t for t in turns if in_window(t.created_at, lo, hi) and (route is None or t.route == route)]
+    return usage(asked, feedback)
 
 
 def reliability(view) -> dict | None:

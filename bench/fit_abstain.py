@@ -58,6 +58,8 @@ def featurise(items: list[dict]) -> tuple[list, list[bool]]:
     index = EmbeddedIndex(DG / "index")
     retriever = HybridRetriever(index, make_embedder(settings), candidates=settings.retrieval_candidates)
     rules_only = AbstainPolicy(model=None)
+    # the clear-cut rules alone: what decide_abstain refuses before the model is asked
+    never = replace(rules_only, min_dense=-1.0, min_coverage=-1.0, min_coverage_any=-1.0)
     feats, hard = [], []
     for item in items:
         passages = retriever.retrieve(item["question"], settings.retrieval_top_k)
@@ -69,8 +71,6 @@ def featurise(items: list[dict]) -> tuple[list, list[bool]]:
             ranked=passages,
         )
         feats.append(f)
-        # the clear-cut rules: what decide_abstain refuses before the model is asked
-        never = replace(rules_only, min_dense=-1.0, min_coverage=-1.0, min_coverage_any=-1.0)
         hard.append(decide_abstain(f, never).abstain)
     return feats, hard
 

@@ -26,7 +26,7 @@ def open_index(settings: Settings) -> KnowledgeIndex:
 # 61 chunks/s of the guide against 34 in batches of 32 (2-core machine, docs/benchmarks.md): a batch pads to
 # its longest text and its activations outgrow the caches.
 ONNX_BATCH_SIZE = 1
-TORCH_BATCH_SIZE = 64
+TORCH_BATCH_SIZE = 64  # PyTorch and a SageMaker endpoint
 
 
 def onnxruntime_available() -> bool:

@@ -57,12 +57,14 @@ class SageMakerEmbeddings:
 
     @classmethod
     def from_settings(cls, settings: Any, client: Any = None) -> SageMakerEmbeddings:
+        from index.factory import TORCH_BATCH_SIZE  # the batch both non-ONNX embedders default to
+
         return cls(
             settings.embeddings_endpoint or "",
             client=client,
             region=settings.aws_region,
             endpoint_url=settings.sagemaker_endpoint_url,
-            batch_size=settings.embeddings_batch_size or 64,
+            batch_size=settings.embeddings_batch_size or TORCH_BATCH_SIZE,
         )
 
     @property

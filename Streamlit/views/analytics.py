@@ -15,6 +15,7 @@ from actions import (
     feedback_frame,
     filter_feedback,
     flush_outbox,
+    load_window,
     reliability,
     usage_in_window,
 )
@@ -31,10 +32,11 @@ cols = st.columns([2, 1, 1, 1, 1])
 window = cols[0].date_input("Feedback between", (today - timedelta(days=30), today), key="an_window")
 since, until = (window[0], window[1]) if isinstance(window, (tuple, list)) and len(window) == 2 else (None, None)
 
-frame = None
+frame = loaded = None
 with ui.guarded("Loading the feedback", "Narrow the date range or try again."):
     flush_outbox(store)
-    frame = feedback_frame(store, since, until)
+    loaded = load_window(store, since, until)
+    frame = feedback_frame(store, since, until, loaded)
 if frame is None:
     st.stop()
 
@@ -52,7 +54,7 @@ view = filter_feedback(frame, **chosen)
 
 figures = None
 with ui.guarded("Loading the usage figures", "Narrow the date range or try again."):
-    figures = usage_in_window(store, since, until, chosen["route"])
+    figures = usage_in_window(loaded, since, until, chosen["route"])
 if figures is not None:
     st.subheader("Usage")
     u = st.columns(3)
