@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from feedback.dynamodb_conversations import DynamoDBConversations
 from feedback.dynamodb_tables import VERSION_ID, from_dynamo, oversize_problem, table_definitions, to_dynamo
 from feedback.records import Feedback, QAPair, Turn, utc_now
 from feedback.store import (
@@ -47,7 +48,7 @@ TRANSIENT_CODES = {
 }
 
 
-class DynamoDBFeedbackStore:
+class DynamoDBFeedbackStore(DynamoDBConversations):
     """`FeedbackStore` on DynamoDB. Pass a boto3 DynamoDB *client*; tables must exist (create_tables)."""
 
     def __init__(self, client: Any, table_prefix: str = "docent") -> None:
@@ -59,6 +60,7 @@ class DynamoDBFeedbackStore:
         self.feedback_table = f"{table_prefix}-feedback"
         self.qa_table = f"{table_prefix}-qa"
         self.sessions_table = f"{table_prefix}-sessions"
+        self.conversations_table = f"{table_prefix}-conversations"
         self._ser, self._de = TypeSerializer(), TypeDeserializer()
 
     @classmethod
@@ -234,6 +236,8 @@ class DynamoDBFeedbackStore:
         except Exception as exc:
             if not self._is_conditional_failure(exc):
                 raise
+        # also on a re-delivery: a first delivery may have failed between the two writes
+        self.record_turn_in_conversation(turn)
         return SaveResult("saved")
 
     def _turn_item(self, turn_id: str) -> dict[str, Any] | None:
@@ -248,6 +252,9 @@ class DynamoDBFeedbackStore:
 
     def _own_visible_items(self, session_id: str, user: str) -> list[dict[str, Any]]:
         if self.session_owner(session_id) != user:
+            return []
+        record = self._conv_item(session_id, user)
+        if record is not None and record.get("deleted_at"):
             return []
         items = self._query_range(self.turns_table, "by_session", "visible_session", session_id, None, None)
         return sorted((i for i in items if i["user"] == user), key=lambda i: i["created_at"])
@@ -267,6 +274,8 @@ class DynamoDBFeedbackStore:
                 ExpressionAttributeValues={":t": {"BOOL": True}},
             )
             count += 1
+        if count:
+            self.mark_conversation_cleared(session_id, user)
         return count
 
     def _turn_items(self, since: TimeBound, until: TimeBound, route: str | None) -> list[dict[str, Any]]:

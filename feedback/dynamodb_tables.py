@@ -9,9 +9,11 @@ Tables (prefix from DOCENT_DYNAMODB_TABLE_PREFIX), all on-demand:
                       route, copied), by_reviewer, by_severity (sparse); all ranged on created_at.
 - `{prefix}-qa`       key pair_id (hash of the normalised question) + one "#version" counter item.
 - `{prefix}-sessions` key session_id; `owner` is the user whose first turn opened it (issue 11).
+- `{prefix}-conversations` key (owner, session_id): the owner's list (title, last activity,
+                      deleted_at, share_secret; issue 12), one consistent Query per user.
 
 >>> [t["TableName"] for t in table_definitions("acme")]
-['acme-turns', 'acme-feedback', 'acme-qa', 'acme-sessions']
+['acme-turns', 'acme-feedback', 'acme-qa', 'acme-sessions', 'acme-conversations']
 >>> item_size({"turn_id": "abc", "n": 12})  # names and values: 7 + 3 + 1 + 2
 13
 """
@@ -137,6 +139,15 @@ def table_definitions(prefix: str) -> list[dict[str, Any]]:
             "TableName": f"{prefix}-sessions",
             "KeySchema": [{"AttributeName": "session_id", "KeyType": "HASH"}],
             "AttributeDefinitions": attrs("session_id"),
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        {
+            "TableName": f"{prefix}-conversations",
+            "KeySchema": [
+                {"AttributeName": "owner", "KeyType": "HASH"},
+                {"AttributeName": "session_id", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": attrs("owner", "session_id"),
             "BillingMode": "PAY_PER_REQUEST",
         },
     ]

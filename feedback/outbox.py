@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from feedback.conversations import Conversation
 from feedback.records import Feedback, QAPair, Turn, utc_now
 from feedback.sqlite import ThreadConnections
 from feedback.store import FeedbackStore, QAAddResult, SaveResult, StoreUnavailableError
@@ -266,6 +267,31 @@ class OutboxStore:
 
     def clear_session(self, session_id: str, user: str) -> int:
         return self.inner.clear_session(session_id, user)
+
+    # conversations: straight to the store (an unreachable one is said so by the UI, nothing to queue)
+    def conversations(self, *args: Any, **kwargs: Any) -> list[Conversation]:
+        return self.inner.conversations(*args, **kwargs)
+
+    def conversation(self, session_id: str, user: str) -> Conversation | None:
+        return self.inner.conversation(session_id, user)
+
+    def rename_conversation(self, session_id: str, user: str, title: str) -> bool:
+        return self.inner.rename_conversation(session_id, user, title)
+
+    def delete_conversation(self, session_id: str, user: str) -> bool:
+        return self.inner.delete_conversation(session_id, user)
+
+    def restore_conversation(self, session_id: str, user: str) -> bool:
+        return self.inner.restore_conversation(session_id, user)
+
+    def share_conversation(self, session_id: str, user: str) -> str:
+        return self.inner.share_conversation(session_id, user)
+
+    def revoke_share(self, session_id: str, user: str) -> bool:
+        return self.inner.revoke_share(session_id, user)
+
+    def shared_conversation(self, token: str) -> tuple[Conversation, list[Turn]] | None:
+        return self.inner.shared_conversation(token)
 
     def list_turns(self, *args: Any, **kwargs: Any) -> list[Turn]:
         return self.inner.list_turns(*args, **kwargs)

@@ -20,6 +20,7 @@ from typing import Any
 
 from feedback.migrations import apply_migrations
 from feedback.records import Feedback, QAPair, Turn
+from feedback.sqlite_conversations import SQLiteConversations
 from feedback.store import (
     QAAddResult,
     ReviewFilter,
@@ -140,7 +141,7 @@ def _where(clauses: list[str]) -> str:
     return (" WHERE " + " AND ".join(clauses)) if clauses else ""
 
 
-class SQLiteFeedbackStore:
+class SQLiteFeedbackStore(SQLiteConversations):
     """`FeedbackStore` in one SQLite file; migrations are applied when it opens."""
 
     def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000) -> None:
@@ -162,7 +163,8 @@ class SQLiteFeedbackStore:
                 )
             elif owner[0] != turn.user:
                 raise SessionOwnerError(session_owner_message(turn.session_id))
-            conn.execute(f"INSERT OR IGNORE INTO turns ({columns}) VALUES ({marks})", row)
+            if conn.execute(f"INSERT OR IGNORE INTO turns ({columns}) VALUES ({marks})", row).rowcount:
+                self.record_turn_in_conversation(conn, turn)
         return SaveResult("saved")
 
     def get_turn(self, turn_id: str) -> Turn | None:
@@ -176,7 +178,8 @@ class SQLiteFeedbackStore:
     def session_turns(self, session_id: str, user: str) -> list[Turn]:
         rows = self._db.get().execute(
             "SELECT t.* FROM turns t JOIN sessions s ON s.session_id = t.session_id"
-            " WHERE t.session_id = ? AND s.user = ? AND t.user = ? AND t.hidden = 0 ORDER BY t.created_at, t.rowid",
+            " WHERE t.session_id = ? AND s.user = ? AND t.user = ? AND t.hidden = 0 AND s.deleted_at IS NULL"
+            " ORDER BY t.created_at, t.rowid",
             (session_id, user, user),
         )
         return [_turn(r) for r in rows]

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from config.errors import DocentError
+from feedback.conversations import Conversation
 from feedback.records import Feedback, QAPair, Turn, format_time
 
 if TYPE_CHECKING:
@@ -118,6 +119,33 @@ class FeedbackStore(Protocol):
     def clear_session(self, session_id: str, user: str) -> int:
         """Hide the session's turns from chat history (they stay for review and export) when `user` owns
         it; returns how many (0 for someone else's session: nothing changes)."""
+
+    # conversations (feedback/conversations.py): the owner's list, titles, delete/undo, share links
+    def conversations(self, user: str, search: str | None = None, limit: int = 100) -> list[Conversation]:
+        """`user`'s conversations that have a visible turn and are not deleted, newest activity first;
+        `search` keeps those whose title or any visible question holds every word of it."""
+
+    def conversation(self, session_id: str, user: str) -> Conversation | None:
+        """The conversation's record when `user` owns it (deleted ones too); None otherwise."""
+
+    def rename_conversation(self, session_id: str, user: str, title: str) -> bool:
+        """Give the owner's title (checked by clean_title; an empty one raises ValueError); False if not theirs."""
+
+    def delete_conversation(self, session_id: str, user: str) -> bool:
+        """Take it out of the list and chat; its share link stops working; turns stay for reviewers."""
+
+    def restore_conversation(self, session_id: str, user: str) -> bool:
+        """Undo delete_conversation."""
+
+    def share_conversation(self, session_id: str, user: str) -> str:
+        """The token of a read-only share link (the same one until revoked); raises StoreError if not theirs."""
+
+    def revoke_share(self, session_id: str, user: str) -> bool:
+        """Every share link of the conversation stops working; True when one existed."""
+
+    def shared_conversation(self, token: str) -> tuple[Conversation, list[Turn]] | None:
+        """What a share link shows: the conversation and its visible turns; None when the token is unknown,
+        revoked or the conversation deleted."""
 
     def check_record(self, record: Turn | Feedback | QAPair) -> None:
         """Raise RecordTooLargeError when this backend could never store `record`.
@@ -249,6 +277,13 @@ def session_owner_message(session_id: str) -> str:
     return (
         f"Conversation {session_id[:8]}… belongs to another user; it cannot be continued from this account. "
         "Start a new chat (the New chat button, or open Docent without ?s= in the address)."
+    )
+
+
+def not_your_conversation(session_id: str) -> str:
+    return (
+        f"There is no conversation {session_id[:8]}… of yours: it was never started from this account. "
+        "Pick one from the Conversations list in the sidebar."
     )
 
 

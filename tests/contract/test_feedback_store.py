@@ -11,6 +11,7 @@ import pytest
 from chain.types import Reference
 from feedback.records import Feedback, QAPair, Turn
 from feedback.store import FeedbackStore, SessionOwnerError, UnknownTurnError
+from tests.contract.conversations_contract import ConversationsContract
 from tests.fixtures.dynalite import dynalite, dynalite_client, dynalite_server  # noqa: F401
 
 ANA = "ana@corp.com"
@@ -26,7 +27,7 @@ def thumbs(turn, reviewer="bo", value=-1, **kw) -> Feedback:
     return Feedback.new(turn_id=turn.turn_id, reviewer=reviewer, kind="thumbs", thumbs=value, **kw)
 
 
-class FeedbackStoreContract:
+class FeedbackStoreContract(ConversationsContract):
     """Subclass with a `store` fixture returning an empty store."""
 
     def test_is_a_feedback_store(self, store):
@@ -342,15 +343,22 @@ class TestSQLiteFeedbackStore(FeedbackStoreContract):
         store.close()
 
     def test_migrations_are_recorded_and_applied_once(self, store, tmp_path):
+        from feedback.migrations import migration_names
         from feedback.sqlite import SQLiteFeedbackStore
 
-        assert store.applied_migrations == ["m001_initial", "m002_turn_display", "m003_session_owners"]
+        assert store.applied_migrations == migration_names()
+        assert migration_names()[:4] == [
+            "m001_initial",
+            "m002_turn_display",
+            "m003_session_owners",
+            "m004_conversations",
+        ]
         again = SQLiteFeedbackStore(tmp_path / "docent.sqlite3")
         assert again.applied_migrations == []
         again.close()
 
     def test_existing_sessions_get_the_user_of_their_first_turn(self, tmp_path):
-        """m003 backfills owners for conversations stored before ownership existed."""
+        """m003 backfills owners for conversations stored before ownership existed; m004 lists them."""
         import sqlite3
 
         from feedback.migrations import migration_names
@@ -371,9 +379,11 @@ class TestSQLiteFeedbackStore(FeedbackStoreContract):
             )
         conn.close()
         store = SQLiteFeedbackStore(path)
-        assert store.applied_migrations == ["m003_session_owners"]
+        assert store.applied_migrations == ["m003_session_owners", "m004_conversations"]
         assert store.session_owner("s1") == ANA
         assert len(store.session_turns("s1", ANA)) == 1  # the intruder's turn is not shown to the owner
+        [listed] = store.conversations(ANA)
+        assert (listed.title, listed.updated_at) == ("How many days of leave do I get?", "2026-11-20T10:05:00.000000Z")
         store.close()
 
 
