@@ -594,21 +594,13 @@ class EmbeddedIndex:
                 .fetchall()
             )
             for r in rows:
-                rows_range = (r["row_start"], r["row_end"]) if r["row_start"] is not None else None
-                out[r["id"]] = Parent(
-                    id=r["id"],
-                    source=r["source"],
-                    title=r["title"],
-                    text=r["text"],
-                    kind=r["kind"],
-                    headings=json.loads(r["headings"] or "[]"),
-                    page=r["page"],
-                    sheet=r["sheet"],
-                    rows=rows_range,
-                    anchor=r["anchor"],
-                    url=r["url"],
-                )
+                out[r["id"]] = _parent_from_row(r)
         return out
+
+    def source_parents(self, source: str) -> list[Parent]:
+        """Every parent of `source` in the order it was written (document order)."""
+        rows = self._db().execute("SELECT * FROM parents WHERE source=? ORDER BY rowid", (source,)).fetchall()
+        return [_parent_from_row(r) for r in rows]
 
     def get_children(self, ids: Sequence[str]) -> dict[str, Child]:
         out: dict[str, Child] = {}
@@ -693,6 +685,22 @@ class EmbeddedIndex:
     def warm_up(self) -> None:
         """Load the vector index now instead of on the first question."""
         self._vectors()
+
+
+def _parent_from_row(r: sqlite3.Row) -> Parent:
+    return Parent(
+        id=r["id"],
+        source=r["source"],
+        title=r["title"],
+        text=r["text"],
+        kind=r["kind"],
+        headings=json.loads(r["headings"] or "[]"),
+        page=r["page"],
+        sheet=r["sheet"],
+        rows=(r["row_start"], r["row_end"]) if r["row_start"] is not None else None,
+        anchor=r["anchor"],
+        url=r["url"],
+    )
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

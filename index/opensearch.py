@@ -386,6 +386,11 @@ class OpenSearchIndex:
     def get_children(self, ids: Sequence[str]) -> dict[str, Child]:
         return {c.id: c for c in map(child_from_source, self._mget(self.children_index, ids))}
 
+    def source_parents(self, source: str) -> list[Parent]:
+        """Every parent of `source` by id (ingest numbers them in document order), paged with search_after."""
+        hits = self._scan(self.parents_index, stale_query(source), "doc_id", True)
+        return [parent_from_source(hit["_source"]) for hit in hits]
+
     def _count(self, index: str, query: dict[str, Any] | None = None) -> int:
         with self._errors(f"count '{index}'"):
             response = self.client.count(index=index, body={"query": query} if query else None, ignore=[404])

@@ -152,6 +152,11 @@ class KnowledgeIndex(Protocol):
 
     def get_children(self, ids: Sequence[str]) -> dict[str, Child]: ...
 
+    def source_parents(self, source: str) -> list[Parent]:
+        """Every parent of one source, in document order; [] for a source the index does not hold.
+        The source viewer reads a cited page or section whole from it (chain/sources.py)."""
+        ...
+
     def stats(self) -> IndexStats: ...
 
     # What the chain needs beyond search; every backend implements them (tests/contract/index_contract.py).

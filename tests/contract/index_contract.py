@@ -114,6 +114,22 @@ class KnowledgeIndexContract:
         children = filled.get_children(["it/vpn.md-p1-c0"])
         assert children["it/vpn.md-p1-c0"].parent_id == "it/vpn.md-p1"
 
+    def test_source_parents_are_the_whole_source_in_document_order(self, filled):
+        parents = filled.source_parents("it/vpn.md")
+        assert [p.id for p in parents] == ["it/vpn.md-p0", "it/vpn.md-p1"]
+        assert [p.locator() for p in parents] == [
+            "page 1, section vpn.md > VPN setup",
+            "page 2, section vpn.md > VPN troubleshooting",
+        ]
+        assert parents[1].text == CORPUS["it/vpn.md"][1][1] and parents[1].url == "it/vpn.md#page=2"
+        assert filled.source_parents("never/existed.md") == []
+        filled.replace_source(*make_source("it/vpn.md", [("VPN", "The VPN now uses WireGuard.")]))
+        self.refresh(filled)
+        assert [p.text for p in filled.source_parents("it/vpn.md")] == ["The VPN now uses WireGuard."]
+        filled.delete_source("it/vpn.md")
+        self.refresh(filled)
+        assert filled.source_parents("it/vpn.md") == []
+
     def test_replace_source_swaps_only_that_source(self, filled):
         filled.replace_source(*make_source("it/vpn.md", [("VPN", "The VPN now uses WireGuard.")]))
         self.refresh(filled)

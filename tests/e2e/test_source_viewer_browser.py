@@ -1,0 +1,84 @@
+"""The source viewer in a real browser: ask, click a reference, read the cited passage with the sentences
+the answer used highlighted. Needs /usr/bin/chromium (`make system-deps`) and the playwright package."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.fixtures.app_corpus import build_app_data, start_app_server
+from tests.fixtures.axe import axe_source, serious_violations
+
+# The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, minilm):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian chromium at /usr/bin/chromium (make system-deps)")
+    pytest.importorskip("playwright")
+    root = tmp_path_factory.mktemp("e2e-sources")
+    build_app_data(root / "data", minilm)
+    proc, base = start_app_server(root / "data", log_path=root / "streamlit.log")
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except Exception:  # noqa: BLE001
+        proc.kill()
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(120_000)  # a hang guard: a loaded 2-core machine took minutes per step
+        yield page
+        browser.close()
+
+
+def test_a_reference_opens_the_passage_with_the_used_sentences_highlighted(server, page, tmp_path):
+    page.goto(server + "/", timeout=60_000)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.wait_for(timeout=300_000)  # first start loads the models
+    box.fill("How do I book annual leave?")
+    box.press("Enter")
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_text("References").wait_for(timeout=240_000)
+
+    reference = answer.get_by_role("button", name="[1] Annual leave policy")
+    assert answer.locator('a[href^="https://docs.example.com/kb/leave-policy.md"]').count() >= 1
+    answer.screenshot(path=str(tmp_path / "references.png"))
+    reference.first.click()
+
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert "Source [1]" in dialog.inner_text()
+    passage = dialog.locator(".docent-passage")
+    passage.wait_for()
+    marked = passage.locator("mark")
+    assert marked.count() >= 1
+    assert "Workday" in marked.first.inner_text()
+    assert "Highlighted: the sentences the answer used." in dialog.inner_text()
+    original = dialog.get_by_role("link", name="Open the original")
+    assert (original.get_attribute("href") or "").startswith("https://docs.example.com/kb/leave-policy.md")
+    page.screenshot(path=str(tmp_path / "source-viewer.png"))
+    assert serious_violations(page, axe_source()) == []  # axe-core (WCAG A/AA) with the dialog open
+
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
