@@ -155,7 +155,7 @@ def session_id(store, user: str) -> str:
             except Exception as exc:  # noqa: BLE001 - an unreachable store: start afresh, say why in the log
                 log.warning("Could not check who owns conversation %s: %s", requested[:8], exc)
                 owner = None
-            if owner == user:
+            if owner == user and not _deleted(store, requested, user):
                 own.add(requested)
                 current = requested
             elif owner is not None:
@@ -172,6 +172,16 @@ def session_id(store, user: str) -> str:
         st.query_params["s"] = current
     st.session_state["chat_session"] = current
     return current
+
+
+def _deleted(store, session_id: str, user: str) -> bool:
+    """A conversation its owner deleted opens as a new one (undo is in the sidebar)."""
+    try:
+        record = store.conversation(session_id, user)
+    except Exception as exc:  # noqa: BLE001 - an unreachable store: the history read will say so
+        log.warning("Could not read conversation %s: %s", session_id[:8], exc)
+        return False
+    return record is not None and record.deleted
 
 
 def new_chat() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import conversations_view
 import streamlit as st
 import ui
 from actions import (
@@ -11,23 +13,25 @@ from actions import (
     confidence_label,
     flush_outbox,
     likert_text,
-    reference_line,
     review_limits,
     save_review,
     save_thumbs,
     thumbs_widget_value,
 )
-from resources import get_chain, get_settings, get_store
+from chat_widgets import announce, copy_button
+from resources import get_chain, get_index, get_settings, get_store
 from safe_text import inline, safe_markdown, show_answer, show_text
+from source_view import render_references
 
 from chain.confidence import band
 from chain.pipeline import InvalidQuestion
 from feedback.records import question_key
-from feedback.session import ChatSession
+from feedback.session import ChatSession, turn_from_result
 
 identity = ui.require("chat")
 store = get_store()
-sid = ui.session_id(store, identity.user)
+shared_token = st.query_params.get("share")  # a read-only share link (conversations_view.render_shared)
+sid = "" if shared_token else ui.session_id(store, identity.user)
 extras: dict[str, dict] = st.session_state.setdefault("turn_extras", {})
 
 
@@ -87,9 +91,8 @@ def render_meta(turn, extra: dict) -> None:
             st.image(str(path), caption=inline(Path(name).name), width=360)
         else:
             st.caption(f"Image: {inline(name)}")
-    if turn.references:
-        lines = [f"{ref.number(i)}. {reference_line(ref)}" for i, ref in enumerate(turn.references, 1)]
-        st.markdown("**References**\n\n" + "\n".join(lines))
+    if turn.references:  # [n] buttons that open the cited passage (Streamlit/source_view.py)
+        render_references(turn, get_index)
 
 
 def render_feedback(turn, feedback) -> None:
@@ -153,19 +156,92 @@ def render_feedback(turn, feedback) -> None:
                     st.toast("Feedback sent: thank you.", icon=":material/check_circle:")  # seen above the chat input
 
 
-top = st.columns([5, 1], vertical_alignment="bottom")
+def _queue_question(text: str) -> None:
+    """Ask `text` in this run, as the chat input would (example questions, Regenerate, Edit)."""
+    st.session_state["pending_question"] = text
+    st.session_state.pop("editing_turn", None)
+
+
+def _toggle_edit(turn_id: str) -> None:
+    editing = st.session_state.get("editing_turn") == turn_id
+    st.session_state["editing_turn"] = None if editing else turn_id
+
+
+def _send_edit(turn_id: str) -> None:
+    edited = (st.session_state.get(f"edit_text_{turn_id}") or "").strip()
+    if edited:
+        _queue_question(edited)
+    else:
+        st.session_state["edit_empty"] = True
+
+
+def _cancel_edit() -> None:
+    st.session_state.pop("editing_turn", None)
+
+
+def render_turn_actions(turn, latest: bool) -> None:
+    """Copy on every answer; Regenerate and Edit on the newest one only.
+
+    Both ask a new turn at the bottom and the earlier one stays for reviewers, so offering them on an older
+    turn would put its new answer under later ones, out of the order the conversation (the chain's context)
+    was asked in; most chat products do the same."""
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key=f"actions_{turn.turn_id}"):
+        copy_button(turn.answer, key=f"copy_{turn.turn_id}")
+        if latest:
+            st.button(
+                "Regenerate",
+                key=f"regen_{turn.turn_id}",
+                icon=":material/refresh:",
+                type="tertiary",
+                help="Ask the same question again; this answer stays in the conversation",
+                on_click=_queue_question,
+                args=(turn.question,),
+            )
+            st.button(
+                "Edit question",
+                key=f"edit_{turn.turn_id}",
+                icon=":material/edit:",
+                type="tertiary",
+                help="Change the question and ask it again; this answer stays in the conversation",
+                on_click=_toggle_edit,
+                args=(turn.turn_id,),
+            )
+    if latest and st.session_state.get("editing_turn") == turn.turn_id:
+        with st.form(f"edit_form_{turn.turn_id}", border=True):
+            st.text_area("Your question", value=turn.question, key=f"edit_text_{turn.turn_id}")
+            if st.session_state.pop("edit_empty", False):
+                st.warning("Write a question to send, or cancel.", icon="✏️")
+            with st.container(horizontal=True, gap="small"):
+                st.form_submit_button("Send", type="primary", on_click=_send_edit, args=(turn.turn_id,))
+                st.form_submit_button("Cancel", on_click=_cancel_edit)
+
+
+def _shared_turn(turn) -> None:
+    with st.chat_message("user"):
+        show_text(turn.question)
+    with st.chat_message("assistant"):
+        show_answer(turn.answer)
+        render_meta(turn, {})
+
+
+if shared_token:
+    conversations_view.render_shared(store, shared_token, _shared_turn)
+    st.stop()
+
+top = st.columns([1, 1], vertical_alignment="bottom")
 top[0].title("Ask Docent")
-with top[1]:
-    if st.button("Clear chat", icon=":material/delete_sweep:", help="Hide this conversation's history"):
-        with ui.guarded("Clearing the chat"):
-            store.clear_session(sid, identity.user)
-            st.rerun()
+actions_slot = top[1].container()  # filled at the end: a conversation begun by this run's question has them too
 
 turns = []
 with ui.guarded("Loading this conversation"):
     flush_outbox(store)
     turns = store.session_turns(sid, identity.user)
-if not turns:
+# read before the page is drawn: a question being asked in this run is the chat's newest turn (no example
+# questions above it, no Regenerate on the turn before it); the input itself is pinned to the bottom
+question = st.chat_input("Ask a question about your company's documents") or st.session_state.pop(
+    "pending_question", None
+)
+if not turns and not question:
     st.caption(
         "Ask about policies, procedures, products: Docent answers from your company's documents "
         "and shows where each answer comes from."
@@ -176,8 +252,13 @@ if not turns:
     if examples:
         st.caption("For example:")
         for i, example in enumerate(examples):
-            if st.button(inline(example), key=f"example_{i}", icon=":material/chat_bubble:"):
-                st.session_state["pending_question"] = example
+            st.button(
+                inline(example),
+                key=f"example_{i}",
+                icon=":material/chat_bubble:",
+                on_click=_queue_question,
+                args=(example,),
+            )
 
 for turn in turns:
     with st.chat_message("user"):
@@ -185,12 +266,11 @@ for turn in turns:
     with st.chat_message("assistant"):
         show_answer(turn.answer)
         render_meta(turn, extras.get(turn.turn_id, {}))
+        render_turn_actions(turn, latest=turn is turns[-1] and not question)
         with ui.guarded("Loading the ratings"):
             render_feedback(turn, store.feedback_for_turn(turn.turn_id))
 
-question = st.chat_input("Ask a question about your company's documents") or st.session_state.pop(
-    "pending_question", None
-)
+announcement: tuple[str, str] | None = None  # (what a screen reader hears, once per key)
 if question:
     with st.chat_message("user"):
         show_text(question)
@@ -222,6 +302,7 @@ if question:
         except InvalidQuestion as exc:
             status.empty()
             st.warning(str(exc), icon="✏️")
+            announcement = (str(exc), uuid.uuid4().hex)
         except Exception as exc:  # noqa: BLE001 - never a traceback in the UI
             status.empty()
             ui.show_error(
@@ -229,14 +310,28 @@ if question:
                 exc,
                 "Try again in a moment; if it keeps failing, tell your Docent administrator.",
             )
+            announcement = ("Docent could not answer: the message on the page says what to do.", uuid.uuid4().hex)
         else:
             result = final.get("result")
             if result is not None and final.get("turn_id"):
-                extras[final["turn_id"]] = {
+                turn_id = final["turn_id"]
+                extras[turn_id] = {
                     "notice": result.notice,
                     "images": list(result.images),
                     "band": result.confidence_band,
                 }
+                # the finished turn is drawn in this run, under the streamed text, as the next run will draw it
+                # from the store (same widget keys), so no rerun is needed and nothing slow is done twice
+                turn = turn_from_result(result, sid, identity.user, turn_id)
+                shown.markdown(safe_markdown(turn.answer))
+                render_meta(turn, extras[turn_id])
+                render_turn_actions(turn, latest=True)
+                with ui.guarded("Showing the ratings"):
+                    render_feedback(turn, [])
+                announcement = ("Not found in the documents" if turn.abstained else "Answer ready", turn_id)
                 if session.last_save is not None and session.last_save.queued:
                     st.toast(session.last_save.message)
-            st.rerun()
+announce(*(announcement or (None, None)))
+
+with actions_slot, ui.guarded("Loading this conversation's actions"):
+    conversations_view.render_actions(store, sid, identity.user)

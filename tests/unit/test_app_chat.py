@@ -121,12 +121,12 @@ def test_backend_failure_is_a_short_error_not_a_traceback(at, backend, monkeypat
     assert any("Answering your question failed" in e.value and "locked" in e.value for e in at.error)
 
 
-def test_clear_chat_hides_only_this_session(at, backend):
+def test_delete_chat_hides_only_this_session(at, backend):
     at.run()
     _ask(at, "Where do I get a parking permit?")
     sid = at.query_params["s"]
     sid = sid[0] if isinstance(sid, list) else sid
-    at.button[[b.label for b in at.button].index("Clear chat")].click().run()
+    at.button[[b.label for b in at.button].index("Delete")].click().run()
     assert backend.store.session_turns(sid, "local") == []
     assert len(backend.store.list_turns()) >= 1  # kept for review and export
 

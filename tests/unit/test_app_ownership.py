@@ -70,7 +70,7 @@ def test_another_user_with_the_link_neither_reads_nor_continues_the_conversation
     assert any("belongs to someone else" in i.value for i in mallory.info)
     _ask(mallory, "How do I book annual leave?")
     assert [t.question for t in base.store.session_turns(sid, ANA)] == [SECRET]  # nothing added to ana's
-    mallory.button[[b.label for b in mallory.button].index("Clear chat")].click().run()
+    mallory.button[[b.label for b in mallory.button].index("Delete")].click().run()
     assert [t.question for t in base.store.session_turns(sid, ANA)] == [SECRET]  # nor cleared
 
     as_user(ANA)
