@@ -8,7 +8,8 @@ the bench call exactly what the UI calls).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,7 +18,9 @@ from chain.types import Reference
 from feedback.export import EXPORT_MIME, export_bytes, export_name  # noqa: F401 - the pages' API
 from feedback.records import LIKERT_LABELS, Feedback, QAPair
 from feedback.review import ReviewOutcome, review_limits, save_review, save_thumbs  # noqa: F401
-from ingest.sync import delete_source  # noqa: F401
+from ingest.originals import LocalFolderOriginals, OriginalsStore, is_safe_name, local_files
+from ingest.originals import open_originals as open_originals  # the pages' API: the store the settings choose
+from ingest.sync import Progress, ProgressFn, delete_source, ingest_report  # noqa: F401 - ingest_report: the pages' API
 from ingest.uploads import safe_filename  # noqa: F401
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -181,25 +184,42 @@ def reliability(view) -> dict | None:
 # --- knowledge ----------------------------------------------------------------------------------
 
 
-def save_uploads(files: Sequence[Any], upload_dir: Path) -> list[Path]:
-    """Write uploaded files (objects with .name and .getvalue()) under upload_dir; returns their paths."""
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    saved = []
+def store_uploads(files: Sequence[Any], originals: OriginalsStore) -> list[str]:
+    """Keep uploaded files (objects with .name and .getvalue()) in the originals store, under safe names
+    ('../../x.md' -> 'x.md'); returns the names, in order and without repeats."""
+    names: list[str] = []
     for item in files:
-        path = upload_dir / safe_filename(item.name)
-        path.write_bytes(item.getvalue())
-        saved.append(path)
-    return saved
+        name = originals.put(safe_filename(item.name), item.getvalue())
+        if name not in names:
+            names.append(name)
+    return names
 
 
-def ingest_uploads(settings, index, embedder, paths: Path | Sequence[Path], base_url: str | None = None):
+def save_uploads(files: Sequence[Any], upload_dir: Path) -> list[Path]:
+    """store_uploads into a local folder; returns the files' paths."""
+    folder = LocalFolderOriginals(upload_dir)
+    return [folder.path(name) for name in store_uploads(files, folder)]
+
+
+def ingest_uploads(
+    settings,
+    index,
+    embedder,
+    paths: Path | Sequence[Path] | Sequence[str],
+    base_url: str | None = None,
+    *,
+    originals: OriginalsStore | None = None,
+    on_progress: ProgressFn | None = None,
+):
     """Index `paths` (the files just uploaded, or a folder); unchanged files are skipped. Returns the SyncSummary.
+
+    With `originals`, `paths` are names in that store: they are indexed from the store (a bucket's objects
+    are fetched to a temporary folder first), so what is indexed is what every replica sees.
+    `on_progress` gets ingest.sync.Progress events (UploadProgress turns them into a progress bar).
 
     Only what is given is indexed: re-syncing the whole uploads folder brought back documents an admin had
     removed and gave every earlier upload this upload's "Published at"."""
     from ingest.sync import SyncOptions, sync_paths
-
-    paths = [paths] if isinstance(paths, Path) else list(paths)
 
     options = SyncOptions(
         child_chars=settings.child_chunk_chars,
@@ -207,18 +227,68 @@ def ingest_uploads(settings, index, embedder, paths: Path | Sequence[Path], base
         parent_chars=settings.parent_chunk_chars,
         base_url=(base_url or "").strip() or None,
     )
-    return sync_paths(paths, index, embedder, options)
+    if originals is not None:
+        with local_files(originals, [str(p) for p in ([paths] if isinstance(paths, str | Path) else paths)]) as files:
+            return sync_paths(files, index, embedder, options, progress=on_progress)
+    paths = [paths] if isinstance(paths, Path | str) else list(paths)
+    return sync_paths([Path(p) for p in paths], index, embedder, options, progress=on_progress)
 
 
-def remove_document(index, source: str, upload_dir: Path) -> bool:
-    """Remove `source` from the index and, when it was uploaded here, its file under `upload_dir` (so no later
-    upload or sync brings it back). Returns whether a file was deleted."""
+class UploadProgress:
+    """Turns ingest progress events into a bar's (fraction, text): files converted and written, chunks
+    embedded, and the time left at the pace so far. Reading a file counts for half of it, writing it to
+    the index (after its chunks are embedded) for the other half.
+
+    >>> from ingest.sync import Progress
+    >>> bar = UploadProgress(total=2, clock=iter([0.0, 4.0, 6.0]).__next__)
+    >>> bar.update(Progress("file", 2, "b.md"))
+    (0.25, 'File 2 of 2: b.md · 0 chunks embedded · about 12 s left')
+    >>> bar.update(Progress("committed", 2, "b.md"))
+    (1.0, 'Done: 2 of 2 files · 0 chunks embedded · 6 s')
+    """
+
+    def __init__(self, total: int, clock: Callable[[], float] = time.monotonic):
+        self.total, self.clock = max(1, total), clock
+        self.started = clock()
+        self.read = self.written = self.chunks = 0
+        self.source = ""
+
+    def update(self, event: Progress) -> tuple[float, str]:
+        self.chunks += event.chunks
+        if event.event == "file":
+            self.read, self.source = event.files_done - 1, event.source
+        elif event.event == "committed":
+            self.read = self.written = event.files_done
+        if self.written >= self.total:
+            return self.done()
+        fraction = (self.read + self.written) / (2 * self.total)
+        left = f" · about {self.elapsed() / fraction * (1 - fraction):.0f} s left" if fraction > 0 else ""
+        current = f"File {min(self.read + 1, self.total)} of {self.total}: {self.source}"
+        return fraction, f"{current} · {self.chunks:,} chunks embedded{left}"
+
+    def done(self) -> tuple[float, str]:
+        """The bar once the run is over (also when every file was unchanged and nothing was written)."""
+        return (
+            1.0,
+            f"Done: {self.total} of {self.total} files · {self.chunks:,} chunks embedded · {self.elapsed():.0f} s",
+        )
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+
+def uploaded_names(originals: OriginalsStore) -> set[str]:
+    """The sources that have an uploaded original (removing them deletes it too)."""
+    return set(originals.list())
+
+
+def remove_document(index, source: str, originals: OriginalsStore | Path) -> bool:
+    """Remove `source` from the index and, when it was uploaded here, its original from the store (so no later
+    upload or sync brings it back). `originals` may be a local folder. Returns whether an original was deleted."""
     delete_source(index, source)
-    file = (upload_dir / source).resolve()
-    if file.is_file() and file.is_relative_to(upload_dir.resolve()):
-        file.unlink()
-        return True
-    return False
+    store = LocalFolderOriginals(originals) if isinstance(originals, Path) else originals
+    # index sources such as 'hr/leave.md' or 's3://bucket/key' came from `docent ingest`, never from an upload
+    return is_safe_name(source) and store.delete(source)
 
 
 def import_qa_file(store, path: Path):

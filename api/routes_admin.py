@@ -21,7 +21,6 @@ from config.roles import Identity
 from feedback.export import EXPORT_MIME
 
 router = APIRouter(prefix="/v1")
-UPLOAD_DIR = "uploads"  # under DOCENT_DATA_DIR, shared with the app's Knowledge page
 
 
 @router.get(
@@ -111,12 +110,12 @@ def upload_documents(
 ):
     """Index uploaded files like `docent ingest` (unchanged ones are skipped). Files that cannot be read are
     reported with the reason and not kept; nothing already indexed is lost. 422 when none could be indexed."""
+    from ingest.originals import open_originals
     from ingest.sync import SyncOptions, sync_paths
 
     names = check_upload_names([f.filename for f in files])
     svc = services(request)
     settings = svc.settings
-    upload_dir = settings.data_dir / UPLOAD_DIR
     staging = settings.data_dir / f".upload-{uuid.uuid4().hex}"
     options = SyncOptions.from_settings(settings, base_url=(base_url or "").strip() or None)
     try:
@@ -129,10 +128,10 @@ def upload_documents(
             staged.append(path)
         with svc.ingest_lock:
             summary = sync_paths(staged, svc.index, svc.embedder, options)
-            upload_dir.mkdir(parents=True, exist_ok=True)
-            for outcome in summary.outcomes:  # keep what was indexed, like the Knowledge page's uploads/
+            originals = open_originals(settings)
+            for outcome in summary.outcomes:  # keep what was indexed where the Knowledge page keeps its uploads
                 if outcome.status in ("added", "updated", "unchanged"):
-                    (staging / outcome.source).replace(upload_dir / outcome.source)
+                    originals.put(outcome.source, (staging / outcome.source).read_bytes())
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report = [
@@ -151,6 +150,7 @@ def delete_document(
     identity: Identity = Depends(role("admin", "Removing documents")),
 ):
     """Remove a source from the index (and its uploaded copy, so a later upload sync does not bring it back)."""
+    from ingest.originals import is_safe_name, open_originals
     from ingest.sync import delete_source
 
     svc = services(request)
@@ -158,10 +158,7 @@ def delete_document(
         if source not in svc.index.list_sources():
             raise NotFound(f"{source!r} is not in the index; GET /v1/documents lists the sources.")
         delete_source(svc.index, source)
-        upload = svc.settings.data_dir / UPLOAD_DIR / source
-        removed = "/" not in source and upload.is_file()
-        if removed:
-            upload.unlink()
+        removed = is_safe_name(source) and open_originals(svc.settings).delete(source)
     return {"source": source, "removed_upload": removed}
 
 

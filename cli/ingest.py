@@ -43,7 +43,7 @@ def ingest(
     from index.protocol import EmbeddingModelMismatch
     from ingest.converters import SUPPORTED_SUFFIXES
     from ingest.s3 import S3Location, S3SyncError, is_s3_url, make_s3_client, sync_s3
-    from ingest.sync import SyncOptions, SyncSummary, discover, sync_paths
+    from ingest.sync import SyncOptions, SyncSummary, discover, ingest_report, sync_paths
 
     console = Console(stderr=True)
     settings = _settings()
@@ -93,15 +93,11 @@ def ingest(
             soft_wrap=True,
         )
         raise typer.Exit(130) from None
-    console.print(
-        f"[bold]Ingest:[/bold] {summary.describe()} (embedding {summary.embed_seconds:.1f} s, {embedder.hits} cached)"
-    )
-    for item in summary.skipped:
-        console.print(f"  [yellow]skipped[/yellow] {escape(item.source)}: {escape(item.reason)}", highlight=False)
-    if summary.count("deleted"):
-        for item in summary.outcomes:
-            if item.status == "deleted":
-                console.print(f"  [cyan]deleted[/cyan] {escape(item.source)}")
+    totals, *details = ingest_report(summary, cached=embedder.hits)  # the Knowledge page shows the same report
+    console.print(f"[bold]{totals.label}:[/bold] {totals.text}")
+    for line in details:
+        colour = "yellow" if line.label == "skipped" else "cyan"
+        console.print(f"  [{colour}]{line.label}[/{colour}] {escape(line.text)}", highlight=False)
 
 
 class IngestProgress:

@@ -10,6 +10,7 @@ Bad combinations are refused at start-up with a message that says how to fix the
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -189,6 +190,12 @@ class Settings(BaseSettings):
     s3_link_base_url: str | None = Field(
         None, description="Where the bucket is published (e.g. a CloudFront URL): links become this + '/' + key"
     )
+    # --- uploaded originals (issue 12, item 3): where every app replica finds them -----------
+    uploads_backend: Literal["local", "s3"] = Field(
+        "local", description="local = DATA_DIR/uploads (one machine); s3 = DOCENT_UPLOADS_S3_BUCKET (any replicas)"
+    )
+    uploads_s3_bucket: str | None = Field(None, description="Bucket that keeps uploaded files (uploads_backend=s3)")
+    uploads_s3_prefix: str = Field("uploads/", description="Key prefix of the uploaded files in that bucket")
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
@@ -240,6 +247,7 @@ class Settings(BaseSettings):
                 f"DOCENT_AUTH_HEADER_UNSIGNED=true with DOCENT_SERVER_ADDRESS={self.server_address} lets anyone who "
                 "reaches the port claim any identity: listen on 127.0.0.1, or use DOCENT_AUTH_ALB_ARNS."
             )
+        problems.extend(_uploads_problems(self))
         if "{kid}" not in self.auth_alb_key_url:
             problems.append("DOCENT_AUTH_ALB_KEY_URL must contain {kid} (and usually {region}).")
         if problems:
@@ -259,6 +267,11 @@ class Settings(BaseSettings):
         return self.data_dir / "index"
 
     @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded originals are kept with DOCENT_UPLOADS_BACKEND=local."""
+        return self.data_dir / "uploads"
+
+    @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 
@@ -273,6 +286,32 @@ class Settings(BaseSettings):
     @property
     def calibration_file(self) -> Path:
         return self.calibration_path or self.data_dir / "calibration.json"
+
+
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _uploads_problems(settings: Settings) -> list[str]:
+    """What is wrong with the uploads settings (DOCENT_UPLOADS_*), as fixes a person can make."""
+    problems = []
+    bucket = (settings.uploads_s3_bucket or "").strip()
+    if settings.uploads_backend == "s3" and not bucket:
+        problems.append(
+            "DOCENT_UPLOADS_BACKEND=s3 needs DOCENT_UPLOADS_S3_BUCKET (the bucket that keeps uploaded files), "
+            "or DOCENT_UPLOADS_BACKEND=local."
+        )
+    if bucket and not BUCKET_NAME.match(bucket):
+        problems.append(
+            f"DOCENT_UPLOADS_S3_BUCKET={bucket!r} is not a bucket name: write the name alone (3-63 lower-case "
+            "letters, digits, dots or hyphens), without s3:// or a folder; the folder goes in DOCENT_UPLOADS_S3_PREFIX."
+        )
+    prefix = settings.uploads_s3_prefix
+    if prefix.startswith("/") or ".." in prefix.split("/") or "\\" in prefix:
+        problems.append(
+            f"DOCENT_UPLOADS_S3_PREFIX={prefix!r} must be a key prefix such as 'docent/uploads/' "
+            "(no leading '/', no '..', no backslashes)."
+        )
+    return problems
 
 
 def is_loopback(address: str | None) -> bool:

@@ -98,6 +98,28 @@ class SyncSummary:
         return f"{', '.join(parts)}; {self.children} chunks embedded in {self.seconds:.1f} s"
 
 
+@dataclass(frozen=True)
+class ReportLine:
+    """One line of an ingest report: `label` is "Ingest" (the totals), "skipped" or "deleted"."""
+
+    label: str
+    text: str
+
+
+def ingest_report(summary: SyncSummary, cached: int | None = None) -> list[ReportLine]:
+    """What `docent ingest` prints at the end, and the Knowledge page shows after an upload: the totals,
+    then each skipped file with its reason and each deleted source. `cached`: embeddings served by the cache.
+
+    >>> [line.text for line in ingest_report(SyncSummary([FileOutcome("a.pdf", "skipped", "not a PDF")]), 0)]
+    ['0 added, 0 updated, 0 unchanged, 0 deleted, 1 skipped; 0 chunks embedded in 0.0 s (embedding 0.0 s, 0 cached)', 'a.pdf: not a PDF']
+    """
+    timing = f"embedding {summary.embed_seconds:.1f} s" + (f", {cached} cached" if cached is not None else "")
+    lines = [ReportLine("Ingest", f"{summary.describe()} ({timing})")]
+    lines += [ReportLine("skipped", f"{o.source}: {o.reason}") for o in summary.skipped]
+    lines += [ReportLine("deleted", o.source) for o in summary.outcomes if o.status == "deleted"]
+    return lines
+
+
 def file_hash(path: Path, fingerprint: str) -> str:
     digest = hashlib.sha256(fingerprint.encode())
     with path.open("rb") as fh:

@@ -132,6 +132,11 @@ SHARED_WORKER = {
     "tests/integration/test_local_llm_chain.py": "torch",
     "tests/e2e/test_app_browser.py": "browser",
     "tests/e2e/test_safe_text_browser.py": "browser",
+    "tests/e2e/test_source_viewer_browser.py": "browser",
+    "tests/e2e/test_knowledge_browser.py": "browser",
+    "tests/e2e/test_chat_turn_browser.py": "browser",
+    "tests/e2e/test_conversations_browser.py": "browser",
+    "tests/e2e/test_review_export_browser.py": "browser",
 }
 
 # Seconds each slow file took in a timed run (`--junitxml`, three workers on the loaded 2-core machine,

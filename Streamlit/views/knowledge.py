@@ -7,7 +7,17 @@ from pathlib import Path
 
 import streamlit as st
 import ui
-from actions import import_qa_file, ingest_uploads, remove_document, safe_filename, save_uploads
+from actions import (
+    UploadProgress,
+    import_qa_file,
+    ingest_report,
+    ingest_uploads,
+    open_originals,
+    remove_document,
+    safe_filename,
+    store_uploads,
+    uploaded_names,
+)
 from outbox_view import render_outbox
 from resources import get_embedder, get_index, get_settings, get_store
 from safe_text import inline
@@ -17,16 +27,26 @@ from ingest.converters import SUPPORTED_SUFFIXES
 identity = ui.require("knowledge")
 settings = get_settings()
 store = get_store()
-upload_dir = settings.data_dir / "uploads"
+
+
+@st.cache_resource(show_spinner=False)
+def _originals(backend: str, bucket: str | None, prefix: str, folder: str):
+    """The uploads store (a folder, or a bucket every replica sees), built once per setting."""
+    return open_originals(settings)
+
+
+originals = _originals(
+    settings.uploads_backend, settings.uploads_s3_bucket, settings.uploads_s3_prefix, str(settings.uploads_dir)
+)
 
 st.title("Knowledge base")
 docs_tab, index_tab, qa_tab, outbox_tab = st.tabs(["Add documents", "Index", "Q&A set", "Outbox"])
 
 with docs_tab:
     st.caption(
-        "Markdown, text, HTML, PDF, Word, Excel and CSV. Files are kept under the data folder's "
-        'uploads/; uploading a file again re-indexes it only when it changed. "Published at" applies to '
-        "the files uploaded with it."
+        f"Markdown, text, HTML, PDF, Word, Excel and CSV. Files are kept in {inline(originals.where)}; "
+        'uploading a file again re-indexes it only when it changed. "Published at" applies to the files '
+        "uploaded with it."
     )
     with st.form("upload", clear_on_submit=True):
         files = st.file_uploader(
@@ -47,12 +67,26 @@ with docs_tab:
             st.warning("Choose at least one file first.")
         else:
             with ui.guarded("Indexing the uploaded files", "Check the files and try again."):
-                saved = save_uploads(files, upload_dir)
-                with st.spinner(f"Indexing {len(saved)} file(s)…"):
-                    summary = ingest_uploads(settings, get_index(), get_embedder(), saved, base_url)
-                st.success(f"Indexed: {summary.describe()}.")
-                for item in summary.skipped:
-                    st.warning(f"Skipped {inline(item.source)}: {inline(item.reason)}")
+                names = store_uploads(files, originals)
+                tracker = UploadProgress(len(names))
+                bar = st.progress(0.0, text=f"Indexing {len(names)} file(s)…")
+
+                def show(event):
+                    fraction, text = tracker.update(event)
+                    bar.progress(fraction, text=inline(text))
+
+                embedder = get_embedder()
+                hits = getattr(embedder, "hits", None)  # a caching embedder counts what it did not embed again
+                summary = ingest_uploads(
+                    settings, get_index(), embedder, names, base_url, originals=originals, on_progress=show
+                )
+                fraction, text = tracker.done()
+                bar.progress(fraction, text=inline(text))
+                cached = getattr(embedder, "hits", 0) - hits if hits is not None else None
+                totals, *details = ingest_report(summary, cached)  # what `docent ingest` prints
+                st.success(f"Indexed: {inline(totals.text)}.")
+                for line in details:
+                    st.warning(f"{line.label.capitalize()} {inline(line.text)}")
 
 with index_tab:
     removed = st.session_state.pop("kb_removed", None)
@@ -71,6 +105,7 @@ with index_tab:
         )
         sources = index.list_sources()
         if sources:
+            uploaded = uploaded_names(originals)
             st.dataframe(
                 [
                     {
@@ -79,6 +114,7 @@ with index_tab:
                         "kind": r.kind,
                         "chunks": r.children,
                         "indexed": r.indexed_at,
+                        "uploaded": r.source in uploaded,
                     }
                     for r in sources.values()
                 ],
@@ -94,7 +130,7 @@ with index_tab:
                     if not confirm:
                         st.warning("Tick the box to confirm first.")
                     else:
-                        file_gone = remove_document(index, victim, upload_dir)
+                        file_gone = remove_document(index, victim, originals)
                         st.session_state["kb_removed"] = f"Removed {inline(victim)} from the index" + (
                             " and deleted its uploaded file." if file_gone else "."
                         )

@@ -308,3 +308,25 @@ def test_local_mode_is_one_user_with_every_role(env):
     assert client.get("/v1/documents").status_code == 200
     assert client.get("/v1/export?what=feedback").status_code == 200
     assert client.get("/v1/nowhere").json()["error"] == "not_found"
+
+
+def test_uploads_and_removals_reach_the_s3_originals_store(client, env, monkeypatch):
+    """With DOCENT_UPLOADS_BACKEND=s3 the API keeps originals where every replica sees them (moto here)."""
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    import ingest.originals as originals
+
+    with moto.mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="kb-originals", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        store = originals.S3Originals("kb-originals", "uploads/", client=s3)
+        monkeypatch.setattr(originals, "open_originals", lambda settings, client=None: store)
+        resp = client.post(
+            "/v1/documents", files=[("files", ("bikes.md", GUIDE, "text/markdown"))], headers=as_user(BOSS)
+        )
+        assert resp.status_code == 200, resp.text
+        assert store.get("bikes.md") == GUIDE
+        assert not (env.settings.data_dir / "uploads" / "bikes.md").exists()  # nothing left on this replica's disk
+        gone = client.delete("/v1/documents", params={"source": "bikes.md"}, headers=as_user(BOSS))
+        assert gone.json()["removed_upload"] is True and store.list() == []
