@@ -80,29 +80,78 @@ class AbstainPolicy:
 
 
 TABULAR_KINDS = frozenset({"xlsx", "csv"})
-COMMON_WORD_WEIGHT = 0.35  # a missing everyday word ("fly", "four") says less than a missing name
+COMMON_WORD_WEIGHT = 0.35  # without index statistics, a missing everyday word says less than a missing name
 LARGE_COLLECTION = 10_000  # chunks; from here on a missing everyday word counts fully
 
 
 @lru_cache(maxsize=1)
-def common_words() -> frozenset[str]:
-    """Everyday English words: the whole-word entries of the packaged MiniLM's WordPiece vocabulary.
+def word_ranks() -> dict[str, int]:
+    """Everyday English words with their frequency rank (1 = most frequent): the whole-word entries of the
+    packaged MiniLM's WordPiece vocabulary, which BERT's vocabulary lists roughly by how often each occurs
+    in its training text (Wikipedia and books: "the", "of", "and", ...).
 
     Names of products and features the documents never mention ("databricks", "kubernetes") are
-    split into pieces by that vocabulary, so they are not in this set."""
+    split into pieces by that vocabulary, so they are not in it."""
     from index.embeddings import packaged_minilm_path
 
     path = packaged_minilm_path()
     if not path:
-        return frozenset()
+        return {}
     try:
         with open(f"{path}/vocab.txt", encoding="utf-8") as fh:
-            return frozenset(w for w in (line.strip() for line in fh) if w.isalpha() and w.islower() and len(w) > 1)
+            entries = (line.strip() for line in fh)
+            words = [w for w in entries if w.isalpha() and w.islower() and len(w) > 1]
     except OSError:
-        return frozenset()
+        return {}
+    ranks: dict[str, int] = {}
+    for word in words:
+        ranks.setdefault(word, len(ranks) + 1)
+    return ranks
 
 
-def _prior(term: str, words: frozenset[str], chunks: int) -> float:
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Everyday English words (see `word_ranks`)."""
+    return frozenset(word_ranks())
+
+
+@dataclass(frozen=True)
+class GeneralPrior:
+    """What a small collection's own counts cannot tell: how common a word is in language at large.
+
+    A word of frequency rank r (`word_ranks`) occurs in about `scale * r ** -exponent` of all chunks
+    (Zipf's law, fitted to the SageMaker guide's document frequencies by bench/fit_small_abstain.py);
+    a word outside the vocabulary is as rare as its last entry. A collection of n chunks counts as n
+    chunks of its own plus `strength` chunks of general text, so in a 77-chunk collection an absent
+    everyday word ("says", "twice") is not taken for a rare, distinctive one, while from a few thousand
+    chunks on the collection's own counts decide (strength fitted on the small-collection dev set).
+
+    >>> prior = GeneralPrior(scale=0.5, exponent=0.5, strength=100)
+    >>> prior.chunk_share(4, {"the": 1, "says": 4}) == 0.25
+    True
+    >>> ranks = {"the": 1, "says": 4}
+    >>> prior.specificity("the", 0, 77, ranks) < prior.specificity("says", 0, 77, ranks)  # both absent
+    True
+    """
+
+    scale: float = 0.69
+    exponent: float = 0.60
+    strength: float = 300.0
+
+    def chunk_share(self, rank: int | None, ranks: dict[str, int]) -> float:
+        last = len(ranks) + 1
+        return min(1.0, self.scale * float(rank or last) ** -self.exponent)
+
+    def specificity(self, term: str, df: int, chunks: int, ranks: dict[str, int]) -> float:
+        """IDF of the term over the collection plus the general-text pseudo-chunks."""
+        expected = self.strength * self.chunk_share(ranks.get(term), ranks)
+        return -math.log((df + expected + 0.5) / (chunks + self.strength + 1.0))
+
+
+GENERAL_PRIOR = GeneralPrior()
+
+
+def _prior(term: str, words: frozenset[str], chunks: int) -> float:  # no statistics, or a large collection
     """An everyday word missing from a small collection says little; from a large one, as much as a
     name does (a 20k-chunk guide that never says "azure" is not about Azure)."""
     if term not in words:
@@ -164,9 +213,11 @@ def evidence_features(
     term_stats: Callable[[Sequence[str]], tuple[dict[str, int], int]] | None = None,
     similar_terms: Callable[[str], list[str]] | None = None,
     ranked: Sequence[Passage] | None = None,
+    prior: GeneralPrior | None = GENERAL_PRIOR,
 ) -> EvidenceFeatures:
     """Compute the evidence features for one question and its retrieved passages (`passages`: the evidence
-    judged; `ranked`: every passage retrieved, best first, for the model's second-passage feature)."""
+    judged; `ranked`: every passage retrieved, best first, for the model's second-passage feature;
+    `prior`: how small collections weigh terms, None for the earlier fixed weight of everyday words)."""
     if not passages:
         return EvidenceFeatures(0.0, 0.0, 1.0, tuple(query_terms(question)))
     top_dense = max(p.dense_score for p in passages)
@@ -190,7 +241,12 @@ def evidence_features(
 
     have = _evidence_tokens(passages)
     words = common_words()
-    weights = {t: specificity(t) * _prior(t, words, total) for t in terms}
+    ranks = word_ranks()
+    if prior is not None and ranks and term_stats and 0 < total < LARGE_COLLECTION:
+        # a small collection: its own counts smoothed by how common each word is in general use
+        weights = {t: prior.specificity(t, df.get(t, 0), total, ranks) for t in terms}
+    else:
+        weights = {t: specificity(t) * _prior(t, words, total) for t in terms}
     mass = sum(weights.values()) or 1.0
     missing = [t for t in terms if not _in_evidence(t, have)]
     # A missing term that is a typo of a word the index has is not "missing" knowledge.
