@@ -17,6 +17,7 @@ from config.settings import is_loopback
 
 log = logging.getLogger("docent.app")
 LOCAL_NOTICE = "Running as the local user with every role (embedded default)"
+SIGN_IN_KEY = "docent_signin"  # assets/style.css keeps what is shown before sign-in below the top bar
 PAGE_TITLES = {"chat": "Chat", "review": "Review", "analytics": "Analytics", "knowledge": "Knowledge"}
 
 
@@ -91,12 +92,15 @@ def identity_or_stop() -> Identity:
     try:
         identity = current_identity()
     except IdentityError as exc:
-        st.error(str(exc), icon="🔒")
+        with st.container(key=SIGN_IN_KEY):
+            st.error(str(exc), icon="🔒")
         st.stop()
     except Exception as exc:  # noqa: BLE001 - bad settings and the like
-        show_error("Checking who you are", exc, "Fix the setting named above and restart Docent.")
+        with st.container(key=SIGN_IN_KEY):
+            show_error("Checking who you are", exc, "Fix the setting named above and restart Docent.")
         st.stop()
     if identity is None:
+        st.container(key=SIGN_IN_KEY)
         st.title("Docent")
         st.write("Sign in with your company account to ask questions.")
         if st.button("Sign in", type="primary"):

@@ -131,3 +131,12 @@ def test_list_search_delete_undo_and_a_revocable_share_link(server, browser):
     ana.get_by_test_id("stSidebar").get_by_role("button", name="Undo").click()
     expect(ana.get_by_test_id("stChatMessage").first).to_contain_text(FIRST)
     expect(ana.get_by_test_id("stSidebar").get_by_role("button", name=FIRST)).to_be_visible()
+
+
+def test_without_the_identity_header_the_message_is_below_the_top_bar(server, browser):
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    page.goto(server + "/", timeout=60_000)
+    message = page.get_by_text("The request has no X-Amzn-Oidc-Identity header")
+    message.wait_for(timeout=120_000)
+    bar = page.get_by_test_id("stHeader").bounding_box()
+    assert message.bounding_box()["y"] >= bar["y"] + bar["height"]  # readable, not under the logo's bar
