@@ -16,6 +16,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
+import conversations_view  # noqa: E402
 import streamlit as st  # noqa: E402
 import ui  # noqa: E402
 from resources import get_chain, get_settings, get_store  # noqa: E402
@@ -24,12 +25,15 @@ from config.roles import can_view  # noqa: E402
 
 ASSETS = ROOT / "assets"
 
-st.set_page_config(page_title="Docent", page_icon=str(ASSETS / "logo.svg"), layout="wide")
+st.set_page_config(page_title="Docent", page_icon=str(ASSETS / "logo-icon.svg"), layout="wide")
 css = ASSETS / "style.css"
 if css.is_file():
     # our own stylesheet (trusted, from the repo); never model or document text
     st.html(f"<style>{css.read_text(encoding='utf-8')}</style>")
-st.logo(str(ASSETS / "logo.svg"), size="large")
+# the wordmark follows the theme (logo.svg); beside a closed sidebar, the mark alone (no text to lose on dark)
+st.logo(str(ASSETS / "logo.svg"), size="large", icon_image=str(ASSETS / "logo-icon.svg"))
+# on a phone the sidebar covers the page: it closes after a page switch (assets/phone_sidebar.html says why)
+st.html(ASSETS / "phone_sidebar.html", unsafe_allow_javascript=True)
 
 identity = ui.identity_or_stop()
 
@@ -58,9 +62,11 @@ with st.sidebar:
     st.caption("Roles: " + ", ".join(identity.sorted_roles))
     if identity.source == "local":
         st.caption(ui.LOCAL_NOTICE)
-    if st.button("New chat", icon=":material/add_comment:", width="stretch"):
-        ui.new_chat()
-        st.switch_page(PAGES["chat"])
+    if can_view(identity, "chat"):
+        if st.button("New chat", icon=":material/add_comment:", width="stretch"):
+            st.switch_page(PAGES["chat"], query_params={"s": ui.new_chat(in_place=False)})
+    # filled after the page ran, so a conversation begun by this run's question is already listed
+    conversation_slot = st.container() if can_view(identity, "chat") else None
     if identity.source == "oidc" and st.button("Sign out", width="stretch"):
         st.logout()
     if identity.has("admin"):  # backend details are for the people who run Docent, not for employees
@@ -82,4 +88,19 @@ except Exception as exc:  # noqa: BLE001 - a page without its backend would only
     ui.show_error("Starting Docent", exc, "Check the settings and the logs, then reload the page.")
     st.stop()
 
-page.run()
+
+def list_conversations() -> None:
+    if conversation_slot is not None:
+        with conversation_slot, ui.guarded("Loading your conversations"):
+            conversations_view.render_sidebar_list(
+                get_store(), identity.user, lambda sid: st.switch_page(PAGES["chat"], query_params={"s": sid})
+            )
+
+
+try:
+    page.run()
+except BaseException as exc:
+    if type(exc).__name__ == "StopException":  # the page stopped early (a share link, a refusal): still list
+        list_conversations()
+    raise
+list_conversations()

@@ -17,14 +17,6 @@ SHOWN = 15  # conversations listed before "Show all"
 UNDO_KEY = "undo_delete"
 
 
-def open_conversation(session_id: str) -> None:
-    """Make `session_id` (one of the user's, from their list) this tab's conversation."""
-    st.session_state.setdefault("own_sessions", set()).add(session_id)
-    st.session_state["chat_session"] = st.query_params["s"] = session_id
-    for key in [k for k in st.session_state if str(k).startswith(("thumbs_", "more_"))]:
-        del st.session_state[key]
-
-
 def share_url(token: str) -> str:
     """The address of this app's chat page with ?share=TOKEN (relative when the page's address is unknown)."""
     try:
@@ -39,8 +31,8 @@ def share_url(token: str) -> str:
     return urlunsplit((here.scheme, here.netloc, f"{path}/chat", query, ""))
 
 
-def render_sidebar_list(store, user: str, go_to_chat: Callable[[], None]) -> None:
-    """Newest first, with search; clicking one opens it on the Chat page."""
+def render_sidebar_list(store, user: str, go_to_chat: Callable[[str], None]) -> None:
+    """Newest first, with search; clicking one opens it on the Chat page (`go_to_chat(session_id)` navigates)."""
     st.markdown("**Conversations**")
     undo = st.session_state.get(UNDO_KEY)
     if undo:
@@ -51,8 +43,7 @@ def render_sidebar_list(store, user: str, go_to_chat: Callable[[], None]) -> Non
                 with ui.guarded("Restoring the conversation"):
                     store.restore_conversation(undo["session_id"], user)
                     st.session_state.pop(UNDO_KEY, None)
-                    open_conversation(undo["session_id"])
-                    go_to_chat()
+                    go_to_chat(ui.open_chat(undo["session_id"], in_place=False))
             if cols[1].button("Dismiss", key="undo_dismiss_button"):
                 st.session_state.pop(UNDO_KEY, None)
                 st.rerun()
@@ -80,8 +71,7 @@ def render_sidebar_list(store, user: str, go_to_chat: Callable[[], None]) -> Non
             help=f"Last question {conv.updated_at[:16].replace('T', ' ')} UTC",
             width="stretch",
         ):
-            open_conversation(conv.session_id)
-            go_to_chat()
+            go_to_chat(ui.open_chat(conv.session_id, in_place=False))
     if len(found) > SHOWN and not show_all and st.button(f"Show all {len(found)}", key="conversations_more"):
         st.session_state["conversations_show_all"] = True
         st.rerun()

@@ -188,7 +188,18 @@ def _deleted(store, session_id: str, user: str) -> bool:
     return record is not None and record.deleted
 
 
-def new_chat() -> None:
-    st.session_state["chat_session"] = st.query_params["s"] = _mint_session()
+def open_chat(session_id: str, *, in_place: bool = True) -> str:
+    """Make `session_id` this tab's conversation. `in_place` puts it in the address now; otherwise the caller
+    navigates with it (st.switch_page(..., query_params={"s": ...})), so the browser's history gets one
+    entry per conversation and Back returns to the previous one."""
+    st.session_state.setdefault("own_sessions", set()).add(session_id)
+    st.session_state["chat_session"] = session_id
+    if in_place:
+        st.query_params["s"] = session_id
     for key in [k for k in st.session_state if str(k).startswith(("thumbs_", "more_"))]:
         del st.session_state[key]
+    return session_id
+
+
+def new_chat(*, in_place: bool = True) -> str:
+    return open_chat(_mint_session(), in_place=in_place)

@@ -12,6 +12,7 @@ import os
 import pytest
 
 from tests.fixtures.app_corpus import build_app_data, start_app_server
+from tests.fixtures.axe import axe_source, serious_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -87,10 +88,17 @@ def test_list_search_delete_undo_and_a_revocable_share_link(server, browser):
     older = ana.get_by_test_id("stSidebar").get_by_role("button", name=FIRST).bounding_box()
     assert newest["y"] < older["y"]  # newest first, titled by the first question
 
+    # the browser's Back returns to the conversation before New chat, Forward to the new one
+    ana.go_back()
+    expect(ana.get_by_test_id("stChatMessage").first).to_contain_text(FIRST, timeout=60_000)
+    ana.go_forward()
+    expect(ana.get_by_test_id("stChatMessage").first).to_contain_text(SECOND, timeout=60_000)
+
     # open the earlier one from the list, then find the other by a word of it
     ana.get_by_test_id("stSidebar").get_by_role("button", name=FIRST).click()
     expect(ana.get_by_test_id("stChatMessage").first).to_contain_text(FIRST)
     expect(ana.get_by_test_id("stChatMessage").filter(has_text=SECOND)).to_have_count(0)
+    assert serious_violations(ana, axe_source()) == []  # the list, the actions: nothing serious for axe-core
     search = ana.get_by_test_id("stSidebar").get_by_placeholder("Search conversations")
     search.fill("parking")
     search.press("Enter")
@@ -115,6 +123,7 @@ def test_list_search_delete_undo_and_a_revocable_share_link(server, browser):
     expect(bo.get_by_test_id("stChatMessage").first).to_contain_text(FIRST)
     expect(bo.get_by_test_id("stChatInputTextArea")).to_have_count(0)  # read-only
     expect(_listed(bo)).to_have_count(0)  # nothing copied into bo's own list
+    assert serious_violations(bo, axe_source()) == []
 
     # ana stops sharing: the same link now refuses
     ana.keyboard.press("Escape")
