@@ -107,7 +107,9 @@ def render_feedback(turn, feedback) -> None:
     # the form starts from what this user already sent, so sending again revises it instead of resetting it
     mine = next((f for f in feedback if f.kind == "review" and f.reviewer == identity.user), None)
     label = "Your feedback (sent)" if mine else "Tell us more"
-    with st.expander(label, icon=":material/edit_note:"):
+    # keyed and tracked: the turn is drawn under the stream in the answering run and in the history afterwards,
+    # so without a key the next run would draw a new, closed expander and hide the form and its confirmation
+    with st.expander(label, icon=":material/edit_note:", key=f"more_open_{turn.turn_id}", on_change="rerun"):
         with st.form(f"more_{turn.turn_id}", clear_on_submit=False, border=False):
             severity = st.radio(
                 "How bad is the problem?",

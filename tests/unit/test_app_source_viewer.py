@@ -56,7 +56,9 @@ def _source_buttons(at):
 
 
 def _dialog_html(at) -> str:
-    return "\n".join(h.proto.body for h in at.get("html"))
+    """What st.html shows, less the app shell's own stylesheet and phone-sidebar script (assets/)."""
+    bodies = [h.proto.body for h in at.get("html")]
+    return "\n".join(b for b in bodies if "docent-phone-sidebar" not in b and not b.lstrip().startswith("<style>"))
 
 
 def _saved_turn(backend, answer: str, refs: list[Reference]):

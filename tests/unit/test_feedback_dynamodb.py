@@ -23,12 +23,16 @@ def test_floats_become_decimals_and_back():
 
 def test_tables_are_on_demand_with_the_indexes_the_queries_need():
     tables = {t["TableName"]: t for t in table_definitions("acme")}
-    assert set(tables) == {"acme-turns", "acme-feedback", "acme-qa", "acme-sessions"}
+    assert set(tables) == {"acme-turns", "acme-feedback", "acme-qa", "acme-sessions", "acme-conversations"}
     assert all(t["BillingMode"] == "PAY_PER_REQUEST" for t in tables.values())
     indexes = {name: {i["IndexName"] for i in t.get("GlobalSecondaryIndexes", [])} for name, t in tables.items()}
     assert indexes["acme-turns"] == {"by_session", "by_day", "by_route"}
     assert indexes["acme-feedback"] == {"by_day", "by_route", "by_reviewer", "by_severity"}
     assert tables["acme-sessions"]["KeySchema"] == [{"AttributeName": "session_id", "KeyType": "HASH"}]
+    assert tables["acme-conversations"]["KeySchema"] == [  # a user's list is one Query on the table itself
+        {"AttributeName": "owner", "KeyType": "HASH"},
+        {"AttributeName": "session_id", "KeyType": "RANGE"},
+    ]
 
 
 def _client(endpoint="http://127.0.0.1:9"):
