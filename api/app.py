@@ -3,7 +3,7 @@
     from api.app import create_app
     app = create_app(load_settings())          # any ASGI server; `docent api` runs it with uvicorn
 
-Routes: /v1/ask, /v1/feedback, /v1/conversations, /v1/export, /v1/documents, /v1/qa, /healthz,
+Routes: /v1/ask, /v1/feedback, /v1/conversations, /v1/shared, /v1/export, /v1/documents, /v1/qa, /healthz,
 /readyz; the OpenAPI document at /openapi.json and its viewer at /docs (see docs/api.md).
 """
 
@@ -28,7 +28,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI app. Pass any of store/chain/index/embedder/verifier to use yours; the rest is built from
     `settings` (the chain on first use, or at start-up by `docent api`)."""
-    from api import routes_admin, routes_chat
+    from api import routes_admin, routes_chat, routes_conversations
 
     app = FastAPI(
         title="Docent API",
@@ -42,6 +42,7 @@ def create_app(
     app.state.limiter = RateLimiter(settings.api_rate_limit_per_minute)
     install_error_handlers(app)
     app.include_router(routes_chat.router)
+    app.include_router(routes_conversations.router)
     app.include_router(routes_admin.router)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -18,6 +18,10 @@ class BadRequest(DocentError):
     """400: the request is malformed in a way the schema cannot say."""
 
 
+class InvalidInput(DocentError, ValueError):
+    """422: a field the schema accepted fails a rule only the route can check (e.g. a blank title)."""
+
+
 class UnsupportedMediaType(DocentError):
     """415: wrong Content-Type, or a file type Docent cannot read."""
 

@@ -1,4 +1,4 @@
-"""Asking, conversations and feedback: /v1/ask, /v1/conversations, /v1/feedback.
+"""Asking and feedback: /v1/ask, /v1/feedback (the conversation list is api/routes_conversations.py).
 
 A conversation belongs to the user who asked its first question: the store keeps that owner
 (`session_owner`, issue 11) and returns a conversation's turns only to it, so every backend and
@@ -11,57 +11,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import ForbiddenError
 from api.deps import NotFound, caller, json_body, services
-from api.schemas import (
-    CONVERSATION_ID,
-    AskRequest,
-    AskResponse,
-    Conversation,
-    ConversationList,
-    ConversationSummary,
-    FeedbackRequest,
-    FeedbackResponse,
-    TurnOut,
-)
+from api.schemas import AskRequest, AskResponse, FeedbackRequest, FeedbackResponse
 from config.roles import Identity
 
 router = APIRouter(prefix="/v1", tags=["chat"])
-DEFAULT_LIST_DAYS = 30
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
-
-
-def summarise_conversations(turns: Sequence, user: str, limit: int) -> list[dict]:
-    """The user's conversations among `turns` (oldest first), newest activity first."""
-    by_session: dict[str, list] = {}
-    for turn in turns:
-        if turn.user == user:
-            by_session.setdefault(turn.session_id, []).append(turn)
-    rows = [
-        {
-            "conversation_id": sid,
-            "started_at": ts[0].created_at,
-            "last_at": ts[-1].created_at,
-            "turns": len(ts),
-            "first_question": ts[0].question,
-        }
-        for sid, ts in by_session.items()
-    ]
-    rows.sort(key=lambda r: r["last_at"], reverse=True)
-    return rows[:limit]
-
-
-def turn_out(turn) -> dict:
-    data = turn.to_dict()
-    return {key: data[key] for key in TurnOut.model_fields}
 
 
 def sse(event: str, data: dict) -> bytes:
@@ -85,7 +48,22 @@ def _conversation_for(services_, identity: Identity, conversation_id: str | None
             f"There is no conversation {conversation_id} of yours: omit conversation_id to start a new "
             "one, or list yours with GET /v1/conversations."
         )
+    if _deleted(services_.store, conversation_id, identity.user):  # as in the app: out of chat until restored
+        raise NotFound(
+            f"Conversation {conversation_id} is deleted: restore it with POST /v1/conversations/{conversation_id}"
+            "/restore, or omit conversation_id to start a new one."
+        )
     return conversation_id
+
+
+def _deleted(store, conversation_id: str, user: str) -> bool:
+    from feedback.store import StoreUnavailableError
+
+    try:
+        record = store.conversation(conversation_id, user)
+    except StoreUnavailableError:  # the outbox keeps follow-ups going while the store is away
+        return False
+    return record is not None and record.deleted
 
 
 def _record(result, chat, event) -> dict:
@@ -150,42 +128,6 @@ def _stream(first, events: Iterator, chat) -> Iterator[bytes]:
         yield sse(
             "error", {"error": "stream_failed", "detail": f"The answer could not be finished ({exc}); ask again."}
         )
-
-
-@router.get("/conversations", response_model=ConversationList)
-def list_conversations(
-    request: Request,
-    since: date | None = Query(None, description=f"First day (UTC, inclusive); default {DEFAULT_LIST_DAYS} days ago"),
-    until: date | None = Query(None, description="Last day (UTC, inclusive)"),
-    limit: int = Query(50, ge=1, le=500),
-    identity: Identity = Depends(caller),
-):
-    """Your conversations, newest activity first (cleared ones are left out)."""
-    svc = services(request)
-    first = since or (datetime.now(UTC) - timedelta(days=DEFAULT_LIST_DAYS)).date()
-    rows = summarise_conversations(svc.store.list_turns(first, until), identity.user, limit * 2)
-    visible = []
-    for row in rows:
-        turns = svc.store.session_turns(row["conversation_id"], identity.user)  # [] when cleared or not theirs
-        if turns:
-            row["turns"] = len(turns)
-            visible.append(row)
-        if len(visible) == limit:
-            break
-    return {"conversations": [ConversationSummary(**r) for r in visible]}
-
-
-@router.get("/conversations/{conversation_id}", response_model=Conversation)
-def get_conversation(request: Request, conversation_id: str, identity: Identity = Depends(caller)):
-    """One of your conversations, oldest turn first."""
-    import re
-
-    if not re.match(CONVERSATION_ID, conversation_id):
-        raise NotFound(f"{conversation_id!r} is not a conversation id (8-64 letters, digits, - or _).")
-    turns = services(request).store.session_turns(conversation_id, identity.user)
-    if not turns:  # unknown, someone else's, or cleared: the same answer, so ids cannot be probed
-        raise NotFound(f"There is no conversation {conversation_id} of yours; GET /v1/conversations lists them.")
-    return {"conversation_id": conversation_id, "turns": [turn_out(t) for t in turns]}
 
 
 @router.post("/feedback", response_model=FeedbackResponse, dependencies=[Depends(json_body)])

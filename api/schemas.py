@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from feedback.conversations import MAX_TITLE_CHARS
+
 CONVERSATION_ID = r"^[A-Za-z0-9_-]{8,64}$"  # the app's session id format (the app's SESSION_ID)
 
 
@@ -114,10 +116,12 @@ class TurnOut(BaseModel):
 
 class ConversationSummary(BaseModel):
     conversation_id: str
+    title: str = Field(description="The owner's title, or the first question's first line")
     started_at: str
-    last_at: str
-    turns: int
+    last_at: str = Field(description="The last activity (the newest turn); the list is sorted by it")
+    turns: int = Field(description="Visible turns (cleared ones are not counted)")
     first_question: str
+    shared: bool = Field(description="A read-only share link is on (POST/DELETE .../share)")
 
 
 class ConversationList(BaseModel):
@@ -126,6 +130,39 @@ class ConversationList(BaseModel):
 
 class Conversation(BaseModel):
     conversation_id: str
+    turns: list[TurnOut]
+
+
+class RenameRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(
+        max_length=2_000,  # the request's bound; the title itself is checked by feedback.conversations.clean_title
+        description=f"The new title: one line of 1-{MAX_TITLE_CHARS} characters once whitespace is collapsed",
+    )
+
+
+class ConversationRecord(BaseModel):
+    """A conversation's record after a rename, delete, restore or revoke."""
+
+    conversation_id: str
+    title: str
+    created_at: str
+    updated_at: str
+    shared: bool
+    deleted: bool = Field(description="Out of the list and chat (turns kept for reviewers); restore undoes it")
+
+
+class ShareLink(BaseModel):
+    conversation_id: str
+    token: str = Field(description="Opens the conversation read-only with GET /v1/shared/{token}")
+    url_path: str = Field(description="The app's share link, relative to the app's address: /chat?share=<token>")
+
+
+class SharedConversation(BaseModel):
+    conversation_id: str
+    title: str
+    owner: str = Field(description="Who shared it")
     turns: list[TurnOut]
 
 
