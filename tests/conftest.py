@@ -130,13 +130,14 @@ SHARED_WORKER = {
     "tests/unit/test_finetune_config.py": "torch",
     "tests/unit/test_local_llm.py": "torch",
     "tests/integration/test_local_llm_chain.py": "torch",
+    # two browser groups (each file starts a Streamlit server and Chromium): one alone took three minutes
     "tests/e2e/test_app_browser.py": "browser",
-    "tests/e2e/test_safe_text_browser.py": "browser",
-    "tests/e2e/test_source_viewer_browser.py": "browser",
-    "tests/e2e/test_knowledge_browser.py": "browser",
-    "tests/e2e/test_chat_turn_browser.py": "browser",
     "tests/e2e/test_conversations_browser.py": "browser",
-    "tests/e2e/test_review_export_browser.py": "browser",
+    "tests/e2e/test_knowledge_browser.py": "browser",
+    "tests/e2e/test_safe_text_browser.py": "browser-b",
+    "tests/e2e/test_review_export_browser.py": "browser-b",
+    "tests/e2e/test_chat_turn_browser.py": "browser-b",
+    "tests/e2e/test_source_viewer_browser.py": "browser-b",
 }
 
 # Seconds each slow file took in a timed run (`--junitxml`, three workers on the loaded 2-core machine,
@@ -153,6 +154,11 @@ SLOWEST_FILES = {
     "tests/unit/test_app_chat.py": 270,
     "tests/serverless/test_ingest_handler.py": 260,
     "tests/e2e/test_safe_text_browser.py": 255,
+    "tests/e2e/test_review_export_browser.py": 200,  # the new browser files: 2.5 x their idle seconds (2026-11-30)
+    "tests/e2e/test_conversations_browser.py": 130,
+    "tests/e2e/test_chat_turn_browser.py": 120,
+    "tests/e2e/test_knowledge_browser.py": 65,
+    "tests/e2e/test_source_viewer_browser.py": 40,
     "tests/quality/test_demo_gold.py": 220,
     "tests/unit/test_ingest_s3.py": 205,
     "tests/unit/test_app_access.py": 185,

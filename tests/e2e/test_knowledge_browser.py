@@ -84,11 +84,22 @@ def _upload(page, name: str, data: bytes) -> str:
     return report.inner_text()
 
 
+def _settled(page) -> None:
+    """Streamlit has finished its run: no stale copy of a widget is left beside the new one."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
+
+
 def _index_sources(page) -> list[str]:
     """The sources the Index tab offers to remove (the table's rows, which a canvas draws)."""
+    from playwright.sync_api import expect
+
+    _settled(page)
     page.get_by_role("tab", name="Index").click()
     page.get_by_test_id("stDataFrame").first.wait_for()
-    page.get_by_test_id("stSelectbox").filter(has_text="Remove a document").click()
+    _settled(page)
+    remove = page.get_by_test_id("stSelectbox").filter(has_text="Remove a document")
+    expect(remove).to_have_count(1, timeout=120_000)  # a rerun's stale copy has gone
+    remove.click()
     options = page.get_by_role("option")
     options.first.wait_for()
     names = [o.strip() for o in options.all_inner_texts()]
@@ -110,7 +121,10 @@ def test_a_removed_upload_stays_gone_after_the_next_upload(server, page):
     assert FILE_A[0] in _index_sources(page)
 
     # 2. remove A (index entries and the uploaded file)
-    page.get_by_test_id("stSelectbox").filter(has_text="Remove a document").click()
+    _settled(page)
+    remove = page.get_by_test_id("stSelectbox").filter(has_text="Remove a document")
+    expect(remove).to_have_count(1, timeout=120_000)  # a rerun's stale copy has gone
+    remove.click()
     page.get_by_role("option", name=FILE_A[0], exact=True).click()
     page.get_by_text("Yes, remove it from the index").click()
     page.get_by_role("button", name="Remove", exact=True).click()
