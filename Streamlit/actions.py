@@ -53,8 +53,11 @@ def reference_line(ref: Reference) -> str:
     """'[Title — section Setup](https://…)' or 'Title — page 2 (`hr/leave.pdf`)' as safe Markdown."""
     ref = Reference.from_dict(ref)  # a stored dict works too
     label = str(ref.title or ref.source or "source")
-    if ref.locator:
-        label += f" — {ref.locator}"
+    locator = ref.locator
+    if str(ref.source or "").startswith("qa:"):  # plain words for employees ("fine-tuning pair" is the chain's)
+        locator = "an answer reviewed by your team"
+    if locator:
+        label += f" — {locator}"
     link = safe_link(ref.url)
     if link:
         return f"[{md_text(label)}](<{link.replace('>', '%3E').replace(' ', '%20')}>)"

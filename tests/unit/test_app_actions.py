@@ -66,7 +66,7 @@ def test_reference_line_links_http_and_escapes_titles():
     assert "](" not in local and r"\<script\>" in local and "a/b.md" in local
     assert (
         reference_line({"title": "Q&A set: q", "locator": "fine-tuning pair", "url": None, "source": "qa:1"})
-        == "Q&A set: q — fine-tuning pair"
+        == "Q&A set: q — an answer reviewed by your team"
     )
 
 
