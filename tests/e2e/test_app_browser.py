@@ -1,7 +1,7 @@
 """The whole loop in a real browser: ask -> rate -> review -> approve -> the next answer uses it ->
 analytics -> exports. Needs /usr/bin/chromium (`make system-deps`) and the playwright package.
 
-Screenshots go to the test's tmp dir; with DOCENT_UPDATE_SCREENSHOTS=1 they are also copied to
+Screenshots go to the test's tmp dir; with DOCENT_TEST_UPDATE_SCREENSHOTS=1 they are also copied to
 docs/screenshots/ for the README.
 """
 
@@ -180,7 +180,7 @@ def test_ask_rate_review_approve_and_export(server, page, tmp_path):
     _shot(page, out, "knowledge.png")
     assert serious_violations(page, axe) == []  # axe-core (WCAG A/AA): nothing serious or critical
 
-    if os.environ.get("DOCENT_UPDATE_SCREENSHOTS") == "1":  # refresh the README's pictures on demand
+    if os.environ.get("DOCENT_TEST_UPDATE_SCREENSHOTS") == "1":  # refresh the README's pictures on demand
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for name in ("chat.png", "review.png", "analytics.png", "knowledge.png"):
             shutil.copy(out / name, SCREENSHOTS / name)
