@@ -14,21 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.app_corpus import REPO, build_app_data, start_app_server
+from tests.fixtures.app_corpus import REPO, build_app_data
 from tests.fixtures.axe import axe_source, serious_violations
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 QUESTION = "How do I book annual leave?"
 REWORDED = "how can I book my annual leave?"
 CORRECTION = "Book annual leave in Workday under Time Off at least four weeks ahead; your manager approves it."
@@ -37,21 +29,14 @@ SCREENSHOTS = REPO / "docs" / "screenshots"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (make system-deps)")
-    pytest.importorskip("playwright")
+    require_browser()
     root = tmp_path_factory.mktemp("e2e")
     _mark("build data")
     build_app_data(root / "data", minilm)
     _mark("start server")
-    proc, base = start_app_server(root / "data", log_path=root / "streamlit.log")
-    _mark("server up")
-    yield base, root
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:  # noqa: BLE001
-        proc.kill()
+    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+        _mark("server up")
+        yield base, root
 
 
 @pytest.fixture

@@ -6,24 +6,14 @@ Timings are measured by bench/bench_app.py, never asserted here.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data, start_app_server
+from tests.fixtures.app_corpus import build_app_data
 from tests.fixtures.axe import axe_source, serious_violations
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 QUESTION = "How do I book annual leave?"
 EDITED = "How much does a parking permit cost?"
 ABSTAIN = "Which Kubernetes ingress controller does Databricks Unity Catalog need?"
@@ -31,18 +21,11 @@ ABSTAIN = "Which Kubernetes ingress controller does Databricks Unity Catalog nee
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (make system-deps)")
-    pytest.importorskip("playwright")
+    require_browser()
     root = tmp_path_factory.mktemp("e2e-chat")
     build_app_data(root / "data", minilm)
-    proc, base = start_app_server(root / "data", log_path=root / "streamlit.log")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:  # noqa: BLE001
-        proc.kill()
+    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+        yield base
 
 
 @pytest.fixture

@@ -7,36 +7,26 @@ a trusted proxy), and each Chromium context sends its own X-Amzn-Oidc-Identity.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data, start_app_server
+from tests.fixtures.app_corpus import build_app_data
 from tests.fixtures.axe import axe_source, serious_violations
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 ANA, BO = "ana@corp.com", "bo@corp.com"
 FIRST, SECOND = "How do I book annual leave?", "Where do I get a parking permit?"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (make system-deps)")
-    pytest.importorskip("playwright")
+    require_browser()
     root = tmp_path_factory.mktemp("conversations-e2e")
     build_app_data(root / "data", minilm)
     env = {"DOCENT_AUTH_MODE": "header", "DOCENT_AUTH_HEADER_UNSIGNED": "true"}
-    proc, base = start_app_server(root / "data", log_path=root / "streamlit.log", env=env)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:  # noqa: BLE001
-        proc.kill()
+    with running_app(root / "data", log_path=root / "streamlit.log", env=env) as base:
+        yield base
 
 
 @pytest.fixture
@@ -44,7 +34,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

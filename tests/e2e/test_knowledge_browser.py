@@ -5,24 +5,14 @@ Needs /usr/bin/chromium (`make system-deps`) and the playwright package.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data, start_app_server
+from tests.fixtures.app_corpus import build_app_data
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 FILE_A = (
     "greenhouse.md",
     b"# Rooftop greenhouse\n\nThe rooftop greenhouse grows basil; volunteers water it on Fridays.\n",
@@ -33,18 +23,11 @@ QUESTION_A = "Who waters the rooftop greenhouse basil?"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (make system-deps)")
-    pytest.importorskip("playwright")
+    require_browser()
     root = tmp_path_factory.mktemp("e2e-knowledge")
     build_app_data(root / "data", minilm)
-    proc, base = start_app_server(root / "data", log_path=root / "streamlit.log")
-    yield base, root
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:  # noqa: BLE001
-        proc.kill()
+    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+        yield base, root
 
 
 @pytest.fixture

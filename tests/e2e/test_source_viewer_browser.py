@@ -3,41 +3,23 @@ the answer used highlighted. Needs /usr/bin/chromium (`make system-deps`) and th
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data, start_app_server
+from tests.fixtures.app_corpus import build_app_data
 from tests.fixtures.axe import axe_source, serious_violations
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (make system-deps)")
-    pytest.importorskip("playwright")
+    require_browser()
     root = tmp_path_factory.mktemp("e2e-sources")
     build_app_data(root / "data", minilm)
-    proc, base = start_app_server(root / "data", log_path=root / "streamlit.log")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except Exception:  # noqa: BLE001
-        proc.kill()
+    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+        yield base
 
 
 @pytest.fixture

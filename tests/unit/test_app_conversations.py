@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.alb import ARN, ALBKeys, key_server
-from tests.fixtures.app_corpus import AppBackend, app_test, install
+from tests.fixtures.alb import signed_in_users
+from tests.fixtures.app_corpus import AppBackend, app_test
 
 pytestmark = pytest.mark.slow
 
@@ -20,17 +20,8 @@ def base(tmp_path_factory, minilm):
 
 @pytest.fixture
 def as_user(base, monkeypatch):
-    keys = ALBKeys()
-    with key_server(keys) as (url, _log):
-        install(monkeypatch, base.with_settings(auth_mode="header", auth_alb_arns=ARN, auth_alb_key_url=url))
-        import ui
-
-        def switch(email: str) -> None:
-            token = keys.token({"email": email})
-            monkeypatch.setattr(
-                ui, "request_headers", lambda: {"x-amzn-oidc-data": token, "X-Amzn-Oidc-Identity": email}
-            )
-
+    """as_user(email): from now on the app sees that person signed in (tests/fixtures/alb.py)."""
+    with signed_in_users(monkeypatch, base) as switch:
         yield switch
 
 
