@@ -26,16 +26,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "Streamlit"))
 
 from tests.fixtures.app_corpus import start_app_server  # noqa: E402
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 DEMO = ROOT / "assets" / "demo"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 QUESTIONS = [
     "How do I ask Docent a question?",
     "What do the confidence levels mean?",
@@ -153,7 +146,7 @@ def main() -> None:
         print(f"server up in {time.perf_counter() - t0:.1f} s")
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 t0 = time.perf_counter()
                 page.goto(base + "/")
