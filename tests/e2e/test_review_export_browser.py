@@ -224,10 +224,20 @@ def _table_rows(page, count: int) -> set[tuple[str, str, str]]:
     return {tuple(row[c] for c in columns) for row in rows[1:] if row}
 
 
-def _download(page, fmt: str, nth: int = 0) -> bytes:
-    """The export behind the nth `fmt` button (0: Feedback, 1: Conversations)."""
-    with page.expect_download() as info:
-        page.get_by_test_id("stDownloadButton").get_by_role("button", name=fmt).nth(nth).click()
+def _download(page, fmt: str, nth: int = 0, attempts: int = 4) -> bytes:
+    """The export behind the nth `fmt` button (0: Feedback, 1: Conversations). A click that lands on a button
+    a rerun is replacing (its file's address is gone) starts no download: wait for the run, click again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        _settled(page)
+        try:
+            with page.expect_download(timeout=30_000) as info:
+                page.get_by_test_id("stDownloadButton").get_by_role("button", name=fmt).nth(nth).click()
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
     with open(info.value.path(), "rb") as fh:
         return fh.read()
 
