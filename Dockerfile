@@ -25,6 +25,7 @@ COPY feedback/ feedback/
 COPY finetune/ finetune/
 COPY cli/ cli/
 COPY api/ api/
+COPY evaluation/ evaluation/
 COPY Streamlit/ Streamlit/
 COPY assets/ assets/
 RUN pip install --no-cache-dir --no-deps -e . && useradd --create-home docent && mkdir -p /app/data \
