@@ -95,14 +95,22 @@ class SQLiteConversations:
         return self._update_own(session_id, user, "deleted_at = NULL")
 
     def share_conversation(self, session_id: str, user: str) -> str:
+        known = self.conversation(session_id, user)
+        if known is not None and known.shared and not known.deleted:  # shown on every run: read, don't lock
+            row = self._db.get().execute("SELECT share_secret FROM sessions WHERE session_id = ?", (session_id,))
+            secret = row.fetchone()["share_secret"]
+            if secret:
+                return share_token(session_id, secret)
         with self._db.write() as conn:
             row = conn.execute(
                 "SELECT share_secret, deleted_at FROM sessions WHERE session_id = ? AND user = ?", (session_id, user)
             ).fetchone()
             if row is None or row["deleted_at"]:
                 raise StoreError(not_your_conversation(session_id))
-            secret = row["share_secret"] or new_share_secret()
-            conn.execute("UPDATE sessions SET share_secret = ? WHERE session_id = ?", (secret, session_id))
+            secret = row["share_secret"]
+            if not secret:  # the same link until revoked: only the first share writes
+                secret = new_share_secret()
+                conn.execute("UPDATE sessions SET share_secret = ? WHERE session_id = ?", (secret, session_id))
         return share_token(session_id, secret)
 
     def revoke_share(self, session_id: str, user: str) -> bool:
