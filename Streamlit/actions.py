@@ -198,12 +198,6 @@ def store_uploads(files: Sequence[Any], originals: OriginalsStore) -> list[str]:
     return names
 
 
-def save_uploads(files: Sequence[Any], upload_dir: Path) -> list[Path]:
-    """store_uploads into a local folder; returns the files' paths."""
-    folder = LocalFolderOriginals(upload_dir)
-    return [folder.path(name) for name in store_uploads(files, folder)]
-
-
 def ingest_uploads(
     settings,
     index,

@@ -91,6 +91,19 @@ def _markdown_cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
+def record_cells(line: str) -> tuple[tuple[str, str], ...] | None:
+    """A spreadsheet or HTML-table record ('Plan: Pro | Price: 30', ingest's record line) as (column, value)
+    pairs; None when the line is not one.
+
+    >>> record_cells("Plan: Pro | Price: 30")
+    (('Plan', 'Pro'), ('Price', '30'))
+    """
+    matched = [_RECORD_CELL.match(p.strip()) for p in line.strip().split(" | ")]
+    if not all(matched):
+        return None
+    return tuple((m.group(1).strip(), m.group(2).strip()) for m in matched if m)
+
+
 def split_candidates(text: str) -> list[Candidate]:
     """The candidates of one passage text, in reading order."""
     out: list[Candidate] = []
@@ -113,11 +126,9 @@ def split_candidates(text: str) -> list[Candidate]:
             continue
         header = None
         if " | " in stripped:  # spreadsheet or HTML table record: "Header: value | Header: value"
-            parts = stripped.split(" | ")
-            matched = [_RECORD_CELL.match(p.strip()) for p in parts]
-            if all(matched):
-                pairs = tuple((m.group(1).strip(), m.group(2).strip()) for m in matched if m)
-                out.append(Candidate(_clean(stripped), "row", pairs, len(out)))
+            record = record_cells(stripped)
+            if record is not None:
+                out.append(Candidate(_clean(stripped), "row", record, len(out)))
                 continue
         if _LIST_MARKER.match(stripped):
             out.append(Candidate(_clean(stripped), "item", position=len(out)))

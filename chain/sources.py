@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chain.candidates import record_cells
 from chain.types import Reference
 from index.protocol import KnowledgeIndex, Parent
 from index.text import STOPWORDS, tokens
@@ -195,15 +196,15 @@ def split_highlighted(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple
 def record(line: str) -> dict[str, str]:
     """'Plan: Pro | Price: 30' (ingest's record_line) -> {'Plan': 'Pro', 'Price': '30'}; a line without
     'column: value' cells (a header-only sheet) becomes {'Row': line}."""
+    cells = record_cells(line)
+    if cells is None:
+        return {"Row": line.strip()}
     out: dict[str, str] = {}
-    for cell in line.split(" | "):
-        name, sep, value = cell.partition(": ")
-        if not sep:
-            return {"Row": line.strip()}
-        key, k = name.strip(), 2
+    for name, value in cells:
+        key, k = name, 2
         while key in out:  # repeated column names stay apart
-            key, k = f"{name.strip()} ({k})", k + 1
-        out[key] = value.strip()
+            key, k = f"{name} ({k})", k + 1
+        out[key] = value
     return out
 
 

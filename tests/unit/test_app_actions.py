@@ -18,7 +18,7 @@ from actions import (  # noqa: E402
     safe_link,
     save_review,
     save_thumbs,
-    save_uploads,
+    store_uploads,
     thumbs_widget_value,
     valid_session_id,
 )
@@ -26,6 +26,7 @@ from actions import (  # noqa: E402
 from config.settings import load_settings  # noqa: E402
 from feedback.factory import open_store  # noqa: E402
 from feedback.records import Feedback, Turn  # noqa: E402
+from ingest.originals import LocalFolderOriginals  # noqa: E402
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_safe_filename_refuses_nothing_left():
         safe_filename("..")
 
 
-def test_save_uploads_stays_inside_the_folder(tmp_path):
+def test_stored_uploads_stay_inside_the_folder(tmp_path):
     class Upload:
         def __init__(self, name, data):
             self.name, self.data = name, data
@@ -102,7 +103,8 @@ def test_save_uploads_stays_inside_the_folder(tmp_path):
         def getvalue(self):
             return self.data
 
-    saved = save_uploads([Upload("../../evil.md", b"x"), Upload("ok.md", b"y")], tmp_path / "uploads")
+    folder = LocalFolderOriginals(tmp_path / "uploads")
+    saved = [folder.path(n) for n in store_uploads([Upload("../../evil.md", b"x"), Upload("ok.md", b"y")], folder)]
     assert [p.parent for p in saved] == [tmp_path / "uploads"] * 2
     assert not (tmp_path / "evil.md").exists()
 
