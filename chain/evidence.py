@@ -18,6 +18,7 @@ False
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -61,6 +62,8 @@ class EvidenceFeatures:
 class AbstainDecision:
     abstain: bool
     reason: str
+    # a clear-cut refusal (nothing close at all, or terms the index never mentions): no quote can overturn it
+    clear_cut: bool = False
 
 
 @dataclass
@@ -77,6 +80,11 @@ class AbstainPolicy:
     max_unknown: float = 0.30  # above: the question is mostly about things the index never mentions
     full_coverage: float = 0.95
     tabular_offset: float = 0.15  # cosine thresholds are this much lower for spreadsheet rows
+    # A refusal that is not clear-cut is overturned when one sentence, list item or row of the passages
+    # answers the question this directly (chain/extractive.py's candidate score: meaning, lexical evidence,
+    # the kind of value asked). Chunk-level evidence undersells an answer that is one bullet of a long
+    # list. Chosen by bench/fit_rescue.py on the tune halves; None: never.
+    rescue_support: float | None = 1.3
 
 
 TABULAR_KINDS = frozenset({"xlsx", "csv"})
@@ -194,7 +202,26 @@ def _evidence_tokens(passages: Sequence[Passage]) -> set[str]:
     return have
 
 
+# Grammar, not vocabulary: "never" is said with any negation ("do not paste" answers "what should i never
+# paste"), and "kind"/"sort" in "what kind of" only make the question word longer.
+_NEGATION = frozenset({"never", "not", "no", "nor", "cannot", "t"})  # "t": the tail of "don't", "isn't"
+_QUESTION_PHRASE = re.compile(r"\b(?:what|which|any|some|all|the)\s+(kinds?|sorts?)\s+of\b", re.I)
+
+
+def evidence_terms(question: str) -> list[str]:
+    """The question's terms the evidence is checked for (query_terms less the question-phrase words).
+
+    >>> evidence_terms("what kind of stuff should i never paste")
+    ['stuff', 'never', 'paste']
+    """
+    phrase = {m.group(1).lower() for m in _QUESTION_PHRASE.finditer(question)}
+    kept = _QUESTION_PHRASE.sub(" ", question)
+    return [t for t in query_terms(question) if t not in phrase or t in query_terms(kept)]
+
+
 def _in_evidence(term: str, have: set[str]) -> bool:
+    if term == "never" and have & _NEGATION:
+        return True
     if term in have or any(term + suffix in have for suffix in ("s", "es", "ed", "ing", "d")):
         return True
     # crude stemming both ways: "deploying" ~ "deploy", "endpoints" ~ "endpoint"
@@ -223,7 +250,7 @@ def evidence_features(
     top_dense = max(p.dense_score for p in passages)
     ranked = ranked or passages
     second = ranked[1].dense_score if len(ranked) > 1 else 0.0
-    terms = query_terms(question)
+    terms = evidence_terms(question)
     if not terms:
         return EvidenceFeatures(top_dense, 1.0, 0.0, second_dense=second, lexical_fraction=1.0)
     df, total = term_stats(terms) if term_stats else ({}, 0)
@@ -281,9 +308,9 @@ def decide_abstain(f: EvidenceFeatures, policy: AbstainPolicy | None = None) -> 
     terms = ", ".join(f.missing_terms[:3])
     offset = p.tabular_offset if f.tabular else 0.0
     if f.top_dense < p.hard_min_dense - offset:
-        return AbstainDecision(True, "nothing in the documents is close to this question")
+        return AbstainDecision(True, "nothing in the documents is close to this question", clear_cut=True)
     if f.unknown_specific > p.max_unknown:
-        return AbstainDecision(True, f"the documents never mention {terms}")
+        return AbstainDecision(True, f"the documents never mention {terms}", clear_cut=True)
     values = f.model_values() if p.model is not None and p.model.applies(f.chunks) else None
     if p.model is not None and values is not None:
         if p.model.probability(values) < p.model.threshold:
@@ -296,3 +323,19 @@ def decide_abstain(f: EvidenceFeatures, policy: AbstainPolicy | None = None) -> 
     if f.top_dense < p.min_dense - offset and f.coverage < p.full_coverage:
         return AbstainDecision(True, "the closest passages are only loosely related")
     return AbstainDecision(False, "the passages cover the question")
+
+
+def rescued(decision: AbstainDecision, support: float | None, policy: AbstainPolicy | None = None) -> bool:
+    """Whether the best quotable candidate's score (`support`, None: not computed) overturns a refusal.
+
+    >>> rescued(AbstainDecision(True, "loosely related"), 1.5), rescued(AbstainDecision(True, "x", True), 1.5)
+    (True, False)
+    """
+    p = policy or AbstainPolicy()
+    return (
+        decision.abstain
+        and not decision.clear_cut
+        and p.rescue_support is not None
+        and support is not None
+        and support >= p.rescue_support
+    )

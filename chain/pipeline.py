@@ -24,7 +24,7 @@ from chain.calibration import Calibration
 from chain.compression import compress
 from chain.condense import condense_fallback, looks_like_follow_up
 from chain.confidence import band, finetuned_confidence, rag_confidence
-from chain.evidence import AbstainPolicy, decide_abstain, evidence_features
+from chain.evidence import AbstainDecision, AbstainPolicy, decide_abstain, evidence_features, rescued
 from chain.extractive import Choice, gather, pick, score
 from chain.language import ENGLISH_NAMES, detect_language, unsupported_language_message
 from chain.router import Router
@@ -189,8 +189,14 @@ class DocentChain:
             state["standalone"], evidence, index.term_stats, index.similar_terms, ranked=state["passages"]
         )
         verdict = decide_abstain(features, self.options.abstain)
+        choice = None
+        if verdict.abstain and not verdict.clear_cut and self.options.abstain.rescue_support is not None:
+            # the chunks look weak: does one sentence of them answer directly? (only refusals pay for this)
+            choice = self._extractive(state, state["passages"])
+            if rescued(verdict, choice.support, self.options.abstain):
+                verdict = AbstainDecision(False, "a sentence of the passages answers the question directly")
         state["timings"]["route"] = (time.perf_counter() - t) * 1000
-        return {**state, "decision": decision, "evidence": features, "verdict": verdict}
+        return {**state, "decision": decision, "evidence": features, "verdict": verdict, "choice": choice}
 
     def generate(self, states: Iterator[dict[str, Any]]) -> Iterator[ChainEvent]:
         for state in states:
@@ -331,7 +337,7 @@ class DocentChain:
                 notice = f"The language model failed ({exc}); answering with quotes from the documents instead."
                 text = ""
         if not text.strip():
-            ext = self._extractive(state, passages)
+            ext = state.get("choice") or self._extractive(state, passages)
             text, used = ext.text, ext.used
             if not text:
                 text, used = passages[0].parent.text[:600], [0]
