@@ -25,6 +25,15 @@ from pathlib import Path
 SHIPPED = Path(__file__).with_name("abstain_model.json")
 
 
+def logistic(model, values: Mapping[str, float]) -> float:
+    """A logistic regression over standardised features: `model` has features, mean, scale, coef, intercept."""
+    z = model.intercept + sum(
+        c * (float(values[name]) - m) / (s or 1.0)
+        for name, m, s, c in zip(model.features, model.mean, model.scale, model.coef)
+    )
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
 @dataclass(frozen=True)
 class AbstainModel:
     features: tuple[str, ...]
@@ -43,11 +52,7 @@ class AbstainModel:
         return chunks is not None and chunks >= self.min_chunks
 
     def probability(self, values: Mapping[str, float]) -> float:
-        z = self.intercept + sum(
-            c * (float(values[name]) - m) / (s or 1.0)
-            for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef)
-        )
-        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+        return logistic(self, values)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1) + "\n"

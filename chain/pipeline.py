@@ -317,6 +317,7 @@ class DocentChain:
             )
             return
         text, llm_called, backend, model = "", False, "extractive", "extractive"
+        support = None  # the quote's score, when the answer is a quote
         if self.rag_llm is not None:
             try:
                 texts = compress(state["standalone"], passages, self.options.context_token_budget)
@@ -338,6 +339,8 @@ class DocentChain:
                 text = ""
         if not text.strip():
             ext = state.get("choice") or self._extractive(state, passages)
+            state["choice"] = ext
+            support = ext.support if ext.text else None
             text, used = ext.text, ext.used
             if not text:
                 text, used = passages[0].parent.text[:600], [0]
@@ -346,7 +349,7 @@ class DocentChain:
             used = cited_passages(text, len(passages)) or list(range(len(passages)))
         text = text.strip()
         abstained = text.startswith(NOT_FOUND)
-        conf = rag_confidence(state["evidence"], passages, abstained)
+        conf = rag_confidence(state["evidence"], passages, abstained, support)
         state["timings"]["generate"] = (time.perf_counter() - t) * 1000
         yield self._final(
             state, text, "rag", abstained, conf, references_for(passages, used), llm_called, backend, model, notice
