@@ -5,7 +5,8 @@ questions (label: refuse), over the whole-guide index that bench/bench_retrieval
 Features are chain/evidence.py's, computed as the chain computes them. A logistic regression over
 standardised features is fitted on the tune half; its threshold is the one that minimises false refusals
 plus out-of-scope questions answered on 5-fold cross-validated predictions (the clear-cut rules applied
-first, as in `decide_abstain`). Prints those figures, then the TEST half's once, and with --write saves
+first, as in `decide_abstain`), together with the clear-cut rule's share of never-mentioned terms
+(`AbstainPolicy.max_unknown`). Prints those figures, then the TEST half's once, and with --write saves
 chain/abstain_model.json.
 
     .venv/bin/python bench/fit_abstain.py [--write]
@@ -37,6 +38,8 @@ DG = ROOT / "bench" / "out" / "dg"
 C = 1.0  # L2 strength; a few hundred rows, eight features: keep the model plain
 MIN_CHUNKS = 10_000  # the model applies to collections of this size and up (see chain/abstain_model.py)
 THRESHOLDS = [round(t, 2) for t in np.arange(0.20, 0.71, 0.05)]
+# the clear-cut "never mentions" rule's share (AbstainPolicy.max_unknown), chosen with the threshold
+MAX_UNKNOWN = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
 
 
 def rows() -> list[dict]:
@@ -58,9 +61,7 @@ def featurise(items: list[dict]) -> tuple[list, list[bool]]:
     index = EmbeddedIndex(DG / "index")
     retriever = HybridRetriever(index, make_embedder(settings), candidates=settings.retrieval_candidates)
     rules_only = AbstainPolicy(model=None)
-    # the clear-cut rules alone: what decide_abstain refuses before the model is asked
-    never = replace(rules_only, min_dense=-1.0, min_coverage=-1.0, min_coverage_any=-1.0)
-    feats, hard = [], []
+    feats = []
     for item in items:
         passages = retriever.retrieve(item["question"], settings.retrieval_top_k)
         f = evidence_features(
@@ -71,8 +72,13 @@ def featurise(items: list[dict]) -> tuple[list, list[bool]]:
             ranked=passages,
         )
         feats.append(f)
-        hard.append(decide_abstain(f, never).abstain)
-    return feats, hard
+    return feats
+
+
+def clear_cut(feats, max_unknown: float) -> np.ndarray:
+    """What decide_abstain refuses before the model is asked, with this share for "never mentions"."""
+    never = replace(AbstainPolicy(model=None), min_dense=-1.0, min_coverage=-1.0, min_coverage_any=-1.0)
+    return np.array([decide_abstain(f, replace(never, max_unknown=max_unknown)).abstain for f in feats])
 
 
 def rates(refused: np.ndarray, items: list[dict]) -> dict[str, float]:
@@ -103,11 +109,10 @@ def main() -> None:
     from sklearn.preprocessing import StandardScaler
 
     items = rows()
-    feats, hard = featurise(items)
+    feats = featurise(items)
     names = tuple(n for n in feats[0].model_values() or {} if n not in args.drop.split(","))
     x = np.array([[f.model_values()[n] for n in names] for f in feats])
     y = np.array([it["refuse"] for it in items])
-    hard_arr = np.array(hard)
     tune = np.array([it["split"] == "tune" for it in items])
     test = ~tune
     rule = np.array([decide_abstain(f, AbstainPolicy(model=None)).abstain for f in feats])
@@ -118,15 +123,22 @@ def main() -> None:
     tune_items = [it for it, t in zip(items, tune) if t]
     print(f"tune half: {tune.sum()} questions ({y[tune].sum()} out-of-scope); 5-fold cross-validated:")
     best = None
-    for threshold in THRESHOLDS:
-        r = rates(hard_arr[tune] | (p_cv >= threshold), tune_items)
-        cost = r["answerable refused"] + (1 - r["out-of-scope refused"])
-        print(f"  threshold {threshold:.2f}: " + ", ".join(f"{k.strip()} {v:.3f}" for k, v in r.items()))
-        if best is None or cost < best[0]:
-            best = (cost, threshold)
-    threshold = best[1]
+    for max_unknown in MAX_UNKNOWN:  # ties go to the lower share, then to the lower threshold
+        hard = clear_cut(feats, max_unknown)
+        for threshold in THRESHOLDS:
+            r = rates(hard[tune] | (p_cv >= threshold), tune_items)
+            cost = round(r["answerable refused"] + (1 - r["out-of-scope refused"]), 6)
+            if max_unknown == AbstainPolicy().max_unknown:
+                print(f"  threshold {threshold:.2f}: " + ", ".join(f"{k.strip()} {v:.3f}" for k, v in r.items()))
+            if best is None or cost < best[0]:
+                best = (cost, threshold, max_unknown)
+    _, threshold, max_unknown = best
+    hard_arr = clear_cut(feats, max_unknown)
+    print(f"(rows above: max_unknown {AbstainPolicy().max_unknown}, as shipped)")
+    if max_unknown != AbstainPolicy().max_unknown:
+        print(f"NOTE: the tune half prefers max_unknown {max_unknown}; set AbstainPolicy.max_unknown to it")
     print(
-        f"chosen threshold {threshold:.2f}; hand-set rules on the tune half: "
+        f"chosen max_unknown {max_unknown}, threshold {threshold:.2f}; hand-set rules on the tune half: "
         + ", ".join(f"{k.strip()} {v:.3f}" for k, v in rates(rule[tune], tune_items).items())
     )
 
