@@ -276,6 +276,9 @@ def row_answer(question: str, cand: Candidate) -> str:
     ...                           ("Resolution target", "4 hours")))
     >>> row_answer("first response time for a critical issue?", c)
     'Critical: first response 30 minutes, 24/7'
+    >>> team = Candidate("", "row", (("Team", "Legal"), ("Email", "legal@example.com"), ("Hours", "Mon-Fri 09:00-17:00")))
+    >>> row_answer("when is the legal team available", team)
+    'Legal: hours Mon-Fri 09:00-17:00'
     """
     cells = list(cand.cells)
     if not cells:
@@ -286,6 +289,9 @@ def row_answer(question: str, cand: Candidate) -> str:
     asked = [(h, v) for h, v in rest if any(_has(t, q_stems) for t in query_terms(h))]
     if _WHO_Q.search(question):
         asked += [(h, v) for h, v in rest if _EMAIL.search(v) and (h, v) not in asked]
+    if not asked:  # "when is X available": the cells holding the kind of value asked (times, days, dates)
+        kinds = [value for value, weight in _asked_values(question) if weight]
+        asked = [(h, v) for h, v in rest if any(value.search(v) for value in kinds)]
     if any(_has(t, q_stems) for t in query_terms(key_col)) and not asked:
         asked = [(h, v) for h, v in rest if _EMAIL.search(v)]  # "which team": name it and how to reach it
     if not asked:  # no column named: show what the question does not already say

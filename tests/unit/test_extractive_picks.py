@@ -3,7 +3,7 @@ above, follow-ups the previous answer already covers (pure functions over made-u
 
 from __future__ import annotations
 
-from chain.candidates import split_candidates
+from chain.candidates import Candidate, split_candidates
 from chain.extractive import Scored, calendar_names, contexts, pick, row_answer, score, value_heading
 
 CHANGELOG = """Acme 3.2 changelog (March 2031)
@@ -99,3 +99,15 @@ def test_no_heading_is_added_when_the_sentence_holds_the_value_or_none_is_asked(
     assert value_heading("how do i export csv", "Use the Export button.", heads) == ""
     # a heading's bare number is seldom the amount asked for
     assert value_heading("how many exports can i run", "Exports run one at a time.", ("Step 2",)) == ""
+
+
+def test_when_question_on_a_row_shows_the_hours_not_the_address():
+    row = Candidate(
+        "",
+        "row",
+        (("Team", "Training and onboarding"), ("Email", "learning@example.com"), ("Hours", "Tue and Thu 10:00-15:00")),
+    )
+    answer = row_answer("when is the training and onboarding team available", row)
+    assert answer == "Training and onboarding: hours Tue and Thu 10:00-15:00"
+    # asking for the address still names the address
+    assert "learning@example.com" in row_answer("which team handles onboarding, and how do i reach them", row)
