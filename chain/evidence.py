@@ -62,7 +62,7 @@ class EvidenceFeatures:
 class AbstainDecision:
     abstain: bool
     reason: str
-    # a clear-cut refusal (nothing close at all, or terms the index never mentions): no quote can overturn it
+    # a clear-cut refusal (terms the index never mentions carry the question): no quote can overturn it
     clear_cut: bool = False
 
 
@@ -82,10 +82,10 @@ class AbstainPolicy:
     )
     full_coverage: float = 0.95
     tabular_offset: float = 0.15  # cosine thresholds are this much lower for spreadsheet rows
-    # A refusal that is not clear-cut is overturned when one sentence, list item or row of the passages
-    # answers the question this directly (chain/extractive.py's candidate score: meaning, lexical evidence,
-    # the kind of value asked). Chunk-level evidence undersells an answer that is one bullet of a long
-    # list. Chosen by bench/fit_rescue.py on the tune halves; None: never.
+    # A refusal that is not clear-cut ("nothing close" included) is overturned when one sentence, list item
+    # or row of the passages answers the question this directly (chain/extractive.py's candidate score:
+    # meaning, lexical evidence, the kind of value asked). Chunk-level cosine undersells an answer that is
+    # one bullet of a long list. Chosen by bench/fit_rescue.py on the tune halves; None: never.
     rescue_support: float | None = 1.3
 
 
@@ -310,7 +310,7 @@ def decide_abstain(f: EvidenceFeatures, policy: AbstainPolicy | None = None) -> 
     terms = ", ".join(f.missing_terms[:3])
     offset = p.tabular_offset if f.tabular else 0.0
     if f.top_dense < p.hard_min_dense - offset:
-        return AbstainDecision(True, "nothing in the documents is close to this question", clear_cut=True)
+        return AbstainDecision(True, "nothing in the documents is close to this question")
     if f.unknown_specific > p.max_unknown:
         return AbstainDecision(True, f"the documents never mention {terms}", clear_cut=True)
     values = f.model_values() if p.model is not None and p.model.applies(f.chunks) else None
