@@ -132,13 +132,14 @@ def main() -> None:
                 print(f"  threshold {threshold:.2f}: " + ", ".join(f"{k.strip()} {v:.3f}" for k, v in r.items()))
             if best is None or cost < best[0]:
                 best = (cost, threshold, max_unknown)
-    _, threshold, max_unknown = best
+    best_cost, threshold, max_unknown = best
     hard_arr = clear_cut(feats, max_unknown)
     print(f"(rows above: max_unknown {AbstainPolicy().max_unknown}, as shipped)")
     if max_unknown != AbstainPolicy().max_unknown:
         print(f"NOTE: the tune half prefers max_unknown {max_unknown}; set AbstainPolicy.max_unknown to it")
     print(
-        f"chosen max_unknown {max_unknown}, threshold {threshold:.2f}; hand-set rules on the tune half: "
+        f"chosen max_unknown {max_unknown}, threshold {threshold:.2f} (tune cost {best_cost:.3f}); "
+        "hand-set rules on the tune half: "
         + ", ".join(f"{k.strip()} {v:.3f}" for k, v in rates(rule[tune], tune_items).items())
     )
 
