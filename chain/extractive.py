@@ -82,6 +82,7 @@ W_KEY = 0.25
 W_MATCHED = 0.08
 RANK_DECAY = 0.06
 HEADING_FACTOR = 0.35
+ADJACENT_RUNNER_UP = 0.70  # the sentence just before or after the best one joins it from this share of its score
 
 
 @dataclass
@@ -323,6 +324,7 @@ def pick(
     avoid: Sequence[str] = (),
     max_parts: int = 2,
     runner_up: float = 0.92,
+    adjacent_runner_up: float = ADJACENT_RUNNER_UP,
     max_chars: int = 700,
 ) -> Choice:
     """The best-scoring candidate that is not a heading (plus a close runner-up from elsewhere),
@@ -342,8 +344,11 @@ def pick(
     best = ranked[0]
     chosen = [best]
     for c in ranked[1:]:
-        if len(chosen) >= max_parts or c.score < runner_up * best.score:
+        if len(chosen) >= max_parts:
             break
+        adjacent = c.passage == best.passage and abs(c.candidate.position - best.candidate.position) == 1
+        if c.score < (adjacent_runner_up if adjacent else runner_up) * best.score:
+            continue
         if c.candidate.kind == "row" and best.candidate.kind == "row":
             continue  # one row answers; two rows read as a dump
         if sum(len(x.candidate.text) for x in chosen) + len(c.candidate.text) > max_chars:

@@ -111,3 +111,16 @@ def test_when_question_on_a_row_shows_the_hours_not_the_address():
     assert answer == "Training and onboarding: hours Tue and Thu 10:00-15:00"
     # asking for the address still names the address
     assert "learning@example.com" in row_answer("which team handles onboarding, and how do i reach them", row)
+
+
+def test_the_sentence_next_to_the_best_joins_it_at_a_lower_score_than_others():
+    def cand(text: str, position: int, value: float, passage: int = 0) -> Scored:
+        return Scored(passage, Candidate(text, "sentence", position=position), score=value)
+
+    best = cand("Uploads go through the Add documents tab.", 3, 1.0)
+    nxt = cand("Uploaded files are kept under the uploads folder.", 4, 0.75)
+    far = cand("The index tab lists every document.", 9, 0.75)
+    other = cand("Another page says something else.", 4, 0.75, passage=1)
+    choice = pick([best, far, nxt, other])
+    assert choice.text == f"{best.candidate.text} [1] {nxt.candidate.text} [1]"
+    assert pick([best, far, other]).text == f"{best.candidate.text} [1]"  # 0.75 is not close enough elsewhere
