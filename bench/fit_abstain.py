@@ -144,13 +144,9 @@ def main() -> None:
     )
 
     model.fit(x[tune], y[tune])
-    scaler, lr = model[0], model[1]
     fitted = AbstainModel(
         features=names,
-        mean=tuple(round(float(v), 6) for v in scaler.mean_),
-        scale=tuple(round(float(v), 6) for v in scaler.scale_),
-        coef=tuple(round(float(v), 6) for v in lr.coef_[0]),
-        intercept=round(float(lr.intercept_[0]), 6),
+        **AbstainModel.fitted_parts(model[0], model[1]),
         threshold=threshold,
         fitted_on=f"bench/fit_abstain.py: tune half of bench/data/gold ({tune.sum()} questions) over the SageMaker guide",
         min_chunks=MIN_CHUNKS,
@@ -167,10 +163,15 @@ def main() -> None:
         "TEST half, hand-set rules: "
         + ", ".join(f"{k.strip()} {v:.3f}" for k, v in rates(rule[test], test_items).items())
     )
-    print("weights (standardised): " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(names, fitted.coef)))
-    if args.write:
-        SHIPPED.write_text(fitted.to_json(), encoding="utf-8")
-        print(f"wrote {SHIPPED.relative_to(ROOT)}")
+    finish(fitted, SHIPPED, args.write)
+
+
+def finish(fitted, path: Path, write: bool) -> None:
+    """Print a fitted model's standardised weights; with `write`, save it to `path`."""
+    print("weights (standardised): " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(fitted.features, fitted.coef)))
+    if write:
+        path.write_text(fitted.to_json(), encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

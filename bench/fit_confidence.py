@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.fit_abstain import finish  # noqa: E402
 from chain.confidence import SHIPPED, ConfidenceModel, quote_values, rag_confidence  # noqa: E402
 from chain.evidence import EvidenceFeatures  # noqa: E402
 from evaluation.gold import load_gold  # noqa: E402
@@ -121,13 +122,9 @@ def main() -> None:
         print(f"  tune, 5-fold cross-validated {label:24s} log loss {log_loss(y[tune], p):.3f}")
 
     fitted = model().fit(x[tune], y[tune])
-    scaler, lr = fitted[0], fitted[1]
     shipped = ConfidenceModel(
         features=FEATURES,
-        mean=tuple(round(float(v), 6) for v in scaler.mean_),
-        scale=tuple(round(float(v), 6) for v in scaler.scale_),
-        coef=tuple(round(float(v), 6) for v in lr.coef_[0]),
-        intercept=round(float(lr.intercept_[0]), 6),
+        **ConfidenceModel.fitted_parts(fitted[0], fitted[1]),
         fitted_on=f"bench/fit_confidence.py: {tune.sum()} quoted answers of the tune half of bench/data/gold over the SageMaker guide",
     )
     platt = model().fit(formula[tune], y[tune])
@@ -139,10 +136,7 @@ def main() -> None:
     ):
         ece = calibration(list(p), list(y[test]))["ece"]
         print(f"  {label:24s} log loss {log_loss(y[test], p):.3f}  AUC {roc_auc_score(y[test], p):.3f}  ECE {ece:.3f}")
-    print("weights (standardised): " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(FEATURES, shipped.coef)))
-    if args.write:
-        SHIPPED.write_text(shipped.to_json(), encoding="utf-8")
-        print(f"wrote {SHIPPED.relative_to(ROOT)}")
+    finish(shipped, SHIPPED, args.write)
 
 
 if __name__ == "__main__":

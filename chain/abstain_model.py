@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
 SHIPPED = Path(__file__).with_name("abstain_model.json")
 
@@ -35,12 +36,41 @@ def logistic(model, values: Mapping[str, float]) -> float:
 
 
 @dataclass(frozen=True)
-class AbstainModel:
+class LinearModel:
+    """A logistic regression over standardised features, read from and written to JSON."""
+
     features: tuple[str, ...]
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        return logistic(self, values)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        data = json.loads(text)
+        for key in ("features", "mean", "scale", "coef"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+    @staticmethod
+    def fitted_parts(scaler, regression) -> dict:
+        """mean, scale, coef, intercept of a fitted scikit-learn StandardScaler + LogisticRegression, rounded."""
+        return {
+            "mean": tuple(round(float(v), 6) for v in scaler.mean_),
+            "scale": tuple(round(float(v), 6) for v in scaler.scale_),
+            "coef": tuple(round(float(v), 6) for v in regression.coef_[0]),
+            "intercept": round(float(regression.intercept_[0]), 6),
+        }
+
+
+@dataclass(frozen=True)
+class AbstainModel(LinearModel):
     threshold: float  # refuse at or above this probability
     fitted_on: str = ""
     # The collection size (chunks) from which the model applies. It was fitted on one large collection
@@ -50,19 +80,6 @@ class AbstainModel:
 
     def applies(self, chunks: int | None) -> bool:
         return chunks is not None and chunks >= self.min_chunks
-
-    def probability(self, values: Mapping[str, float]) -> float:
-        return logistic(self, values)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> AbstainModel:
-        data = json.loads(text)
-        for key in ("features", "mean", "scale", "coef"):
-            data[key] = tuple(data[key])
-        return cls(**data)
 
 
 @lru_cache(maxsize=1)

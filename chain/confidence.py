@@ -23,14 +23,13 @@ An abstention reports the same number capped at 0.25: the documents do not answe
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from chain.abstain_model import logistic
+from chain.abstain_model import LinearModel
 from chain.evidence import EvidenceFeatures
 from index.retrieval import Passage
 
@@ -58,28 +57,10 @@ def agreement(passages: Sequence[Passage]) -> float:
 
 
 @dataclass(frozen=True)
-class ConfidenceModel:
+class ConfidenceModel(LinearModel):
     """P(right) of a quoted answer: a logistic regression over standardised features (see the module doc)."""
 
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
     fitted_on: str = ""
-
-    def probability(self, values: Mapping[str, float]) -> float:
-        return logistic(self, values)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> ConfidenceModel:
-        data = json.loads(text)
-        for key in ("features", "mean", "scale", "coef"):
-            data[key] = tuple(data[key])
-        return cls(**data)
 
 
 @lru_cache(maxsize=1)
