@@ -77,7 +77,8 @@ def fuse_to_parents(
     for hit in (*lexical, *dense):
         parent_of[hit.child_id] = hit.parent_id
     cands: dict[str, ParentCandidate] = {}
-    for child_id, score in sorted(child_scores.items(), key=lambda kv: -kv[1]):
+    # ties (identical chunks of two pages) go by id, so a question always gets the same ranking
+    for child_id, score in sorted(child_scores.items(), key=lambda kv: (-kv[1], kv[0])):
         pid = parent_of[child_id]
         cand = cands.get(pid)
         if cand is None:
@@ -107,5 +108,5 @@ def fuse_to_parents(
             other = next((s for s in siblings if s != base[cand.parent_id]), None) if len(siblings) > 1 else None
             if other is not None:
                 cand.score += w.same_source * other
-    ranked.sort(key=lambda c: -c.score)
+    ranked.sort(key=lambda c: (-c.score, c.parent_id))
     return ranked

@@ -89,7 +89,7 @@ class HybridRetriever:
             for h in missing
             if h.child_id in vectors
         ]
-        return sorted([*dense, *extra], key=lambda h: -h.score)
+        return sorted([*dense, *extra], key=lambda h: (-h.score, h.child_id))
 
     @staticmethod
     def _passage(c: ParentCandidate, parent: Parent, children: dict[str, Child], rank: int) -> Passage:
