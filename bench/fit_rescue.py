@@ -9,6 +9,10 @@ lexical evidence, the kind of value asked). Rows: both development sets, each wi
 On the TUNE half, S is the grid value with the lowest summed cost (answerable refused + questions to refuse
 that are answered, per set); ties go to the higher S (fewer overturned refusals). Then the TEST half once.
 
+Then the floor under quoted answers (AbstainPolicy.min_support): with the shipped S, a quoted answer whose best
+candidate scores below F is refused; F is the highest grid value at which no set's tune half refuses more than
+5 % of its answerable questions (the issue's target as the operating point). Then the TEST half once.
+
     .venv/bin/python bench/fit_rescue.py
 """
 
@@ -24,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chain.evidence import AbstainPolicy, decide_abstain, evidence_features  # noqa: E402
+from chain.evidence import AbstainPolicy, decide_abstain, evidence_features, rescued  # noqa: E402
 from chain.extractive import gather, pick, score  # noqa: E402
 from chain.pipeline import ChainOptions  # noqa: E402
 
@@ -98,6 +102,27 @@ def table(data, split: str) -> dict:
     return out
 
 
+FLOORS: list[float | None] = [None] + [float(round(v, 2)) for v in np.arange(0.5, 1.01, 0.05)]
+MAX_ANSWERABLE_REFUSED = 0.05  # the issue's target
+
+
+def floor_table(data, split: str) -> dict:
+    """{F: rates by group} with the shipped rescue and quoted answers scoring below F refused."""
+    sub = [d for d in data if d[0]["split"] == split]
+    policy = AbstainPolicy()
+    verdicts = [decide_abstain(f, policy) for _, f, _ in sub]
+    sup = np.array([s for _, _, s in sub])
+    refused = np.array([v.abstain and not rescued(v, s, policy) for v, s in zip(verdicts, sup)])
+    groups = np.array([d[0]["group"] for d in sub])
+    out = {}
+    for floor in FLOORS:
+        r = refused if floor is None else refused | (sup < floor)
+        out[floor] = {
+            g: float(r[groups == g].mean()) for g in ("answerable", "elsewhere", "out_of_scope") if (groups == g).any()
+        }
+    return out
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sets = {"guide": guide_rows(), "small KBs": small_rows()}
@@ -118,6 +143,25 @@ def main() -> None:
             low = min(costs.values())
             chosen = max((s for s in GRID if s is not None and costs[s] == low), default=None)
             print(f"chosen on the tune half: S {chosen} (cost {low:.3f}; without rescue {costs[None]:.3f})")
+    # the floor under quoted answers: the highest F whose tune half refuses at most 5 % of answerable questions
+    # in every set (the issue's operating point), then the test half once
+    floors = {split: {name: floor_table(data, split) for name, data in sets.items()} for split in ("tune", "test")}
+    ok = [
+        f
+        for f in FLOORS
+        if f is not None and all(t[f]["answerable"] <= MAX_ANSWERABLE_REFUSED for t in floors["tune"].values())
+    ]
+    chosen_floor = max(ok, default=None)
+    print(f"floor under quoted answers (shipped F {AbstainPolicy().min_support}), with the shipped rescue:")
+    for split in ("tune", "test"):
+        for f in FLOORS:
+            if f not in (None, chosen_floor) and split == "test":
+                continue
+            parts = " | ".join(
+                f"{name} " + " ".join(f"{g} {v:.3f}" for g, v in t[f].items()) for name, t in floors[split].items()
+            )
+            print(f"  {split} F {f!s:5s} {parts}")
+    print(f"chosen on the tune half: F {chosen_floor}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,10 @@ class AbstainPolicy:
     # meaning, lexical evidence, the kind of value asked). Chunk-level cosine undersells an answer that is
     # one bullet of a long list. Chosen by bench/fit_rescue.py on the tune halves; None: never.
     rescue_support: float | None = 1.3
+    # A quoted answer (no LLM) whose best sentence scores below this is a refusal instead: the passages share
+    # words with the question, but nothing in them answers it. bench/fit_rescue.py: the highest value at which
+    # no dev set's tune half refuses more than 5 % of its answerable questions; None: never.
+    min_support: float | None = 0.65
 
 
 TABULAR_KINDS = frozenset({"xlsx", "csv"})

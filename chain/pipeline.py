@@ -296,25 +296,8 @@ class DocentChain:
         t = time.perf_counter()
         notice = self.notice
         if verdict.abstain or not passages:
-            text = f"{NOT_FOUND} ({verdict.reason}.)"
-            if passages:
-                closest = "; ".join(dict.fromkeys(p.parent.title for p in passages[:3]))
-                text += f" The closest documents are: {closest}."
-            yield ChainEvent("token", text=text)
             state["timings"]["generate"] = 0.0
-            conf = rag_confidence(state["evidence"], passages, abstained=True)
-            yield self._final(
-                state,
-                text,
-                "rag",
-                True,
-                conf,
-                references_for(passages, range(min(3, len(passages)))),
-                False,
-                "none",
-                "",
-                notice,
-            )
+            yield from self._refuse(state, passages, verdict.reason, notice)
             return
         text, llm_called, backend, model = "", False, "extractive", "extractive"
         support = None  # the quote's score, when the answer is a quote
@@ -340,6 +323,12 @@ class DocentChain:
         if not text.strip():
             ext = state.get("choice") or self._extractive(state, passages)
             state["choice"] = ext
+            floor = self.options.abstain.min_support
+            if ext.text and floor is not None and ext.support < floor:
+                # the passages share words with the question, but no sentence of them answers it
+                state["timings"]["generate"] = (time.perf_counter() - t) * 1000
+                yield from self._refuse(state, passages, "no sentence of the passages answers the question", notice)
+                return
             support = ext.support if ext.text else None
             text, used = ext.text, ext.used
             if not text:
@@ -354,6 +343,17 @@ class DocentChain:
         yield self._final(
             state, text, "rag", abstained, conf, references_for(passages, used), llm_called, backend, model, notice
         )
+
+    def _refuse(self, state: dict[str, Any], passages: Sequence[Passage], reason: str, notice) -> Iterator[ChainEvent]:
+        """Say plainly that the documents do not answer, with the closest documents as references."""
+        text = f"{NOT_FOUND} ({reason}.)"
+        if passages:
+            closest = "; ".join(dict.fromkeys(p.parent.title for p in passages[:3]))
+            text += f" The closest documents are: {closest}."
+        yield ChainEvent("token", text=text)
+        conf = rag_confidence(state["evidence"], passages, abstained=True)
+        refs = references_for(passages, range(min(3, len(passages))))
+        yield self._final(state, text, "rag", True, conf, refs, False, "none", "", notice)
 
     def _final(
         self, state, text, route, abstained, confidence, refs, llm_called, backend, model, notice, images=None

@@ -99,3 +99,37 @@ def test_chain_does_not_pay_for_the_check_when_it_answers_anyway(tmp_path):
     chain = CountingChain(HybridRetriever(index, EMB), Router(MemoryQA(), EMB), options=ChainOptions(top_k=3))
     chain.answer_sync("How many days of annual leave do employees get?")
     assert CountingChain.calls == 1  # only the answer's own quote
+
+
+def test_a_quote_that_answers_nothing_is_a_refusal(tmp_path):
+    index = small_index(tmp_path / "idx")
+    question = "How many days of annual leave do employees get?"
+    answered = make(index, replace(RULES, min_support=None)).answer_sync(question)
+    assert not answered.abstained
+    refused = make(index, replace(RULES, min_support=50.0)).answer_sync(question)  # no quote scores this high
+    assert refused.abstained and "no sentence of the passages answers the question" in refused.answer
+    assert refused.confidence <= 0.25 and refused.references  # the closest documents are still shown
+
+
+def test_the_floor_does_not_apply_to_answers_written_by_a_language_model(tmp_path):
+    class Writer:
+        backend, model = "fake", "writer"
+
+        def stream(self, messages, params):
+            yield "Employees get 25 days of annual leave. [1]"
+
+    index = small_index(tmp_path / "idx")
+    chain = DocentChain(
+        HybridRetriever(index, EMB),
+        Router(MemoryQA(), EMB),
+        rag_llm=Writer(),
+        options=ChainOptions(top_k=3, abstain=replace(RULES, min_support=50.0)),
+    )
+    result = chain.answer_sync("How many days of annual leave do employees get?")
+    assert not result.abstained and result.llm_called
+
+
+def make(index, policy: AbstainPolicy) -> DocentChain:
+    return DocentChain(
+        HybridRetriever(index, EMB), Router(MemoryQA(), EMB), options=ChainOptions(top_k=3, abstain=policy)
+    )
