@@ -88,9 +88,14 @@ class AbstainPolicy:
     # one bullet of a long list. Chosen by bench/fit_rescue.py on the tune halves; None: never.
     rescue_support: float | None = 1.3
     # A quoted answer (no LLM) whose best sentence scores below this is a refusal instead: the passages share
-    # words with the question, but nothing in them answers it. bench/fit_rescue.py: the highest value at which
-    # no dev set's tune half refuses more than 5 % of its answerable questions; None: never.
-    min_support: float | None = 0.65
+    # words with the question, but nothing in them answers it. bench/fit_rescue.py: per collection size, the
+    # highest value at which the tune half refuses at most 5 % of its answerable questions; None: never.
+    min_support: float | None = 0.65  # collections under LARGE_COLLECTION chunks (the small knowledge bases)
+    min_support_large: float | None = 0.85  # from LARGE_COLLECTION chunks on (the whole guide)
+
+    def support_floor(self, chunks: int | None) -> float | None:
+        """The floor under quoted answers for a collection of `chunks` chunks (None: size unknown)."""
+        return self.min_support_large if (chunks or 0) >= LARGE_COLLECTION else self.min_support
 
 
 TABULAR_KINDS = frozenset({"xlsx", "csv"})

@@ -323,7 +323,7 @@ class DocentChain:
         if not text.strip():
             ext = state.get("choice") or self._extractive(state, passages)
             state["choice"] = ext
-            floor = self.options.abstain.min_support
+            floor = self.options.abstain.support_floor(getattr(state.get("evidence"), "chunks", None))
             if ext.text and floor is not None and ext.support < floor:
                 # the passages share words with the question, but no sentence of them answers it
                 state["timings"]["generate"] = (time.perf_counter() - t) * 1000

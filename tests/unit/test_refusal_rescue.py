@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from chain.evidence import (
+    LARGE_COLLECTION,
     AbstainDecision,
     AbstainPolicy,
     EvidenceFeatures,
@@ -133,3 +134,10 @@ def make(index, policy: AbstainPolicy) -> DocentChain:
     return DocentChain(
         HybridRetriever(index, EMB), Router(MemoryQA(), EMB), options=ChainOptions(top_k=3, abstain=policy)
     )
+
+
+def test_the_floor_depends_on_the_collection_size():
+    policy = AbstainPolicy()
+    assert policy.support_floor(LARGE_COLLECTION) == policy.min_support_large
+    assert policy.support_floor(LARGE_COLLECTION - 1) == policy.min_support
+    assert policy.support_floor(None) == policy.min_support  # size unknown: the small collections' floor
