@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.app_corpus import REPO, build_app_data
+from tests.fixtures.app_corpus import REPO
 from tests.fixtures.axe import axe_source, serious_violations
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
+from tests.fixtures.browser import app_server, chromium_page
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -29,27 +29,16 @@ SCREENSHOTS = REPO / "docs" / "screenshots"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    require_browser()
-    root = tmp_path_factory.mktemp("e2e")
-    _mark("build data")
-    build_app_data(root / "data", minilm)
-    _mark("start server")
-    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+    _mark("build data, start server")
+    with app_server(tmp_path_factory, minilm, "e2e") as (base, root, _):
         _mark("server up")
         yield base, root
 
 
 @pytest.fixture
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(120_000)  # a hang guard: a loaded 2-core machine took minutes per step
+    with chromium_page(accept_downloads=True) as page:
         yield page
-        browser.close()
 
 
 def _ask(page, question: str) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data
 from tests.fixtures.axe import axe_source, serious_violations
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
+from tests.fixtures.browser import app_server, chromium_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -21,27 +20,17 @@ ABSTAIN = "Which Kubernetes ingress controller does Databricks Unity Catalog nee
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    require_browser()
-    root = tmp_path_factory.mktemp("e2e-chat")
-    build_app_data(root / "data", minilm)
-    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+    with app_server(tmp_path_factory, minilm, "e2e-chat") as (base, _, _):
         yield base
 
 
 @pytest.fixture
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
-        page = context.new_page()
-        page.set_default_timeout(120_000)  # a hang guard on a loaded 2-core machine
+    with chromium_page() as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
         page.goto(server + "/", timeout=60_000)
         page.get_by_test_id("stChatInputTextArea").wait_for(timeout=300_000)  # the first start loads the models
         yield page
-        browser.close()
 
 
 def _ask(page, question: str) -> None:

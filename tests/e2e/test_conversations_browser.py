@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data
 from tests.fixtures.axe import axe_source, serious_violations
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, app_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -21,11 +20,8 @@ FIRST, SECOND = "How do I book annual leave?", "Where do I get a parking permit?
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    require_browser()
-    root = tmp_path_factory.mktemp("conversations-e2e")
-    build_app_data(root / "data", minilm)
     env = {"DOCENT_AUTH_MODE": "header", "DOCENT_AUTH_HEADER_UNSIGNED": "true"}
-    with running_app(root / "data", log_path=root / "streamlit.log", env=env) as base:
+    with app_server(tmp_path_factory, minilm, "conversations-e2e", env=env) as (base, _, _):
         yield base
 
 

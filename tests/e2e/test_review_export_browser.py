@@ -13,8 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, app_server
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -78,11 +77,7 @@ def _seed(settings) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    require_browser()
-    root = tmp_path_factory.mktemp("e2e-review-export")
-    settings = build_app_data(root / "data", minilm)
-    _seed(settings)
-    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+    with app_server(tmp_path_factory, minilm, "e2e-review-export", seed=_seed) as (base, _, settings):
         yield base, settings
 
 

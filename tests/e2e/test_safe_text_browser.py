@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, app_server
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -28,16 +27,15 @@ CORRECTION = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    require_browser()
-    from feedback.factory import open_store
-    from feedback.records import QAPair
+    def seed(settings):
+        from feedback.factory import open_store
+        from feedback.records import QAPair
 
-    root = tmp_path_factory.mktemp("e2e-safe")
-    settings = build_app_data(root / "data", minilm)
-    store = open_store(settings)
-    store.add_qa_pairs([QAPair.new(PAIR_QUESTION, CORRECTION, origin="correction")])  # an approved correction
-    store.close()
-    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+        store = open_store(settings)
+        store.add_qa_pairs([QAPair.new(PAIR_QUESTION, CORRECTION, origin="correction")])  # an approved correction
+        store.close()
+
+    with app_server(tmp_path_factory, minilm, "e2e-safe", seed=seed) as (base, _, _):
         yield base
 
 

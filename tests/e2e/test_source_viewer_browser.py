@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.app_corpus import build_app_data
 from tests.fixtures.axe import axe_source, serious_violations
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, running_app
+from tests.fixtures.browser import app_server, chromium_page
 
 # The first page load imports the models in the app's process: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -15,23 +14,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, minilm):
-    require_browser()
-    root = tmp_path_factory.mktemp("e2e-sources")
-    build_app_data(root / "data", minilm)
-    with running_app(root / "data", log_path=root / "streamlit.log") as base:
+    with app_server(tmp_path_factory, minilm, "e2e-sources") as (base, _, _):
         yield base
 
 
 @pytest.fixture
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(120_000)  # a hang guard: a loaded 2-core machine took minutes per step
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def test_a_reference_opens_the_passage_with_the_used_sentences_highlighted(server, page, tmp_path):
