@@ -137,6 +137,13 @@ def _own_record(store, conversation_id: str, user: str):
     return conv
 
 
+def _changed(store, changed: bool, conversation_id: str, user: str) -> dict:
+    """The conversation after a store change that reported whether it applied (False: not the caller's)."""
+    if not changed:
+        raise not_yours(conversation_id)
+    return record_out(_own_record(store, conversation_id, user))
+
+
 @router.patch("/conversations/{conversation_id}", response_model=ConversationRecord, dependencies=[Depends(json_body)])
 def rename_conversation(
     body: RenameRequest, request: Request, conversation_id: str, identity: Identity = Depends(caller)
@@ -144,9 +151,8 @@ def rename_conversation(
     """Rename one of your conversations (the list shows the title instead of the first question)."""
     store = services(request).store
     title = checked_title(body.title)
-    if not store.rename_conversation(checked_id(conversation_id), identity.user, title):
-        raise not_yours(conversation_id)
-    return record_out(_own_record(store, conversation_id, identity.user))
+    changed = store.rename_conversation(checked_id(conversation_id), identity.user, title)
+    return _changed(store, changed, conversation_id, identity.user)
 
 
 @router.delete("/conversations/{conversation_id}", response_model=ConversationRecord)
@@ -154,18 +160,16 @@ def delete_conversation(request: Request, conversation_id: str, identity: Identi
     """Delete one of your conversations: out of the list and chat, its share link stops working; its turns
     stay for reviewers. POST .../restore undoes it."""
     store = services(request).store
-    if not store.delete_conversation(checked_id(conversation_id), identity.user):
-        raise not_yours(conversation_id)
-    return record_out(_own_record(store, conversation_id, identity.user))
+    changed = store.delete_conversation(checked_id(conversation_id), identity.user)
+    return _changed(store, changed, conversation_id, identity.user)
 
 
 @router.post("/conversations/{conversation_id}/restore", response_model=ConversationRecord)
 def restore_conversation(request: Request, conversation_id: str, identity: Identity = Depends(caller)):
     """Undo a delete: the conversation is back in the list and chat, and its share link (if any) works again."""
     store = services(request).store
-    if not store.restore_conversation(checked_id(conversation_id), identity.user):
-        raise not_yours(conversation_id)
-    return record_out(_own_record(store, conversation_id, identity.user))
+    changed = store.restore_conversation(checked_id(conversation_id), identity.user)
+    return _changed(store, changed, conversation_id, identity.user)
 
 
 @router.post("/conversations/{conversation_id}/share", response_model=ShareLink)
